@@ -1,0 +1,86 @@
+"""The local parallel models, one module each, behind one interface (``Backend``)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+
+from mpi_lab.backends._base import Availability, Backend, Guarded
+from mpi_lab.errors import BackendUnavailable, ConfigError
+
+__all__ = ["NAMES", "Availability", "Backend", "Guarded", "availability", "create", "resolve"]
+
+# name -> (module, class); modules load only when a backend is used.
+_REGISTRY = {
+    "serial": ("serial", "SerialBackend"),
+    "threads": ("threads", "ThreadsBackend"),
+    "thread-pool": ("thread_pool", "ThreadPoolBackend"),
+    "process-pool": ("process_pool", "ProcessPoolBackend"),
+    "shared-memory": ("shared_memory", "SharedMemoryBackend"),
+    "interpreter-pool": ("interpreter_pool", "InterpreterPoolBackend"),
+    "interpreters": ("interpreters", "InterpretersBackend"),
+    "asyncio": ("asyncio_tasks", "AsyncioBackend"),
+}
+NAMES = tuple(_REGISTRY)
+CHOICES = ("auto", *NAMES)
+PROCESS_BACKENDS = ("process-pool", "shared-memory")
+
+
+def backend_class(name: str) -> type[Backend]:
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(CHOICES)}")
+    module, cls = _REGISTRY[name]
+    backend: type[Backend] = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    return backend
+
+
+def availability(name: str) -> Availability:
+    return backend_class(name).availability()
+
+
+def gil_enabled() -> bool:
+    """False only on a free-threaded build running without the GIL."""
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The backend a run uses, and why when it was chosen by ``auto``."""
+
+    name: str
+    why: str = ""
+
+
+def resolve(name: str, kernel: str) -> Choice:
+    """Turn ``auto`` into the best backend here for ``kernel``; check any other choice."""
+    if name != "auto":
+        cls = backend_class(name)
+        status = cls.availability()
+        if not status.available:
+            raise BackendUnavailable(f"backend {name!r} is not available here: {status.reason}")
+        if kernel == "numpy" and not cls.runs_numpy:
+            raise ConfigError(
+                f"backend {name!r} runs subinterpreters, which cannot import NumPy;"
+                " use --kernel python"
+            )
+        return Choice(name)
+    if not gil_enabled():
+        return Choice("thread-pool", "free-threaded build: threads run Python in parallel")
+    if kernel == "numpy":
+        return Choice("thread-pool", "NumPy releases the GIL in its loops")
+    if availability("interpreter-pool").available:
+        return Choice("interpreter-pool", "pure Python: subinterpreters each have their own GIL")
+    return Choice("process-pool", "pure Python under the GIL: separate processes")
+
+
+def create(name: str, workers: int, *, start_method: str | None = None) -> Backend:
+    """A ready-to-enter backend; ``start_method`` applies to the process backends."""
+    cls = backend_class(name)
+    try:
+        if name in PROCESS_BACKENDS:
+            return cls(workers, start_method=start_method)  # type: ignore[call-arg]
+        return cls(workers)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc

@@ -1,0 +1,122 @@
+"""Shared machinery of the backends: the interface, availability, and the kernel guard."""
+
+from __future__ import annotations
+
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar
+
+from mpi_lab.errors import KernelFailed
+
+Kernel = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a backend can run here, and if not, why."""
+
+    available: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """A kernel whose failures come back as ``KernelFailed``: text naming the item and cause.
+
+    Exceptions raised in other processes or interpreters may not pickle, and their tracebacks do
+    not travel; this wrapper turns both into plain text where the failure happened.
+    """
+
+    kernel: Kernel
+
+    def __call__(self, item: Any) -> Any:
+        try:
+            return self.kernel(item)
+        except Exception as exc:
+            raise KernelFailed(
+                str(item), f"{type(exc).__name__}: {exc}", traceback.format_exc()
+            ) from None
+
+
+class Backend(ABC):
+    """One parallel model: ``map(kernel, items)`` returns results in item order.
+
+    Used as a context manager; a backend holds its workers between ``__enter__`` and
+    ``__exit__`` and releases every resource on exit, also after a failure.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    # Interpreter backends run only pure-Python kernels: NumPy cannot load in a subinterpreter.
+    runs_numpy: ClassVar[bool] = True
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise ValueError("workers must be greater than 0")
+        self.workers = workers
+
+    @classmethod
+    def availability(cls) -> Availability:
+        return Availability(True)
+
+    def __enter__(self) -> Backend:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Create the workers (a no-op for backends that create them per call)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the workers."""
+
+    @abstractmethod
+    def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
+        """Apply ``kernel`` to every item; raise the first failure."""
+
+
+def collect(futures: Sequence[Future[Any]]) -> list[Any]:
+    """Results of ``futures`` in order; on the first failure, cancel what has not started."""
+    try:
+        return [future.result() for future in futures]
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+
+
+class ExecutorBackend(Backend):
+    """A backend that is a ``concurrent.futures`` executor; subclasses say which."""
+
+    _executor: Executor | None = None
+
+    @abstractmethod
+    def make_executor(self) -> Executor:
+        """A new executor with ``self.workers`` workers."""
+
+    def start(self) -> None:
+        self._executor = self.make_executor()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        if self._executor is None:
+            raise RuntimeError(f"{self.name} backend used outside its 'with' block")
+        return self._executor.submit(fn, *args)
+
+    def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
+        return collect([self.submit(kernel, item) for item in items])

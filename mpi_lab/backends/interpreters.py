@@ -1,0 +1,84 @@
+"""Implements the interpreters backend: low-level subinterpreters sharing two queues.
+
+Like the seed's second subinterpreter example: each interpreter runs a loop (in a thread of
+ours, which releases the GIL while the interpreter works) that takes items from one
+cross-interpreter queue and puts results on another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from mpi_lab.backends import _subinterpreters
+from mpi_lab.backends._base import Availability, Backend, Kernel
+from mpi_lab.errors import KernelFailed
+
+_WORKER_SCRIPT = (
+    "from mpi_lab.backends._interpreter_worker import serve\n"
+    "serve(tasks, results)\n"
+)
+
+
+class InterpretersBackend(Backend):
+    name = "interpreters"
+    summary = "low-level subinterpreters fed through cross-interpreter queues (pure Python only)"
+    runs_numpy = False
+
+    @classmethod
+    def availability(cls) -> Availability:
+        return _subinterpreters.check(lambda: _subinterpreters.interpreters_module().create_queue)
+
+    def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
+        api = _subinterpreters.interpreters_module()
+        tasks, results = api.create_queue(), api.create_queue()
+        with contextlib.ExitStack() as stack:
+            interps = []
+            for _ in range(min(self.workers, max(1, len(items)))):
+                interp = api.create()
+                stack.callback(interp.close)
+                # The queue class must be importable in the interpreter before queues arrive.
+                interp.exec(f"import {type(tasks).__module__}")
+                interp.prepare_main(tasks=tasks, results=results)
+                interps.append(interp)
+
+            def run(interp: Any) -> None:
+                try:
+                    interp.exec(_WORKER_SCRIPT)
+                except Exception as exc:  # the loop itself failed, e.g. an import error
+                    results.put((-1, False, KernelFailed("a subinterpreter", str(exc))))
+
+            threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in interps]
+            for index, item in enumerate(items):
+                tasks.put((index, kernel, item))
+            for thread in threads:
+                thread.start()
+            try:
+                return self._collect(results, len(items))
+            finally:
+                self._stop(tasks, len(threads))
+                for thread in threads:
+                    thread.join()
+
+    @staticmethod
+    def _collect(results: Any, count: int) -> list[Any]:
+        values: list[Any] = [None] * count
+        for _ in range(count):
+            index, ok, value = results.get()
+            if not ok:
+                raise value
+            values[index] = value
+        return values
+
+    @staticmethod
+    def _stop(tasks: Any, workers: int) -> None:
+        """Drop the items not yet taken (after a failure) and tell every loop to end."""
+        while True:
+            try:
+                tasks.get_nowait()
+            except Exception:  # QueueEmpty, whose class differs between stdlib and backport
+                break
+        for _ in range(workers):
+            tasks.put(None)

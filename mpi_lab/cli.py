@@ -1,0 +1,176 @@
+"""The command line: parse, call the library, print. No computation here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from mpi_lab import backends
+from mpi_lab.errors import ConfigError, LabError
+
+SCHEDULES = ("block", "cyclic", "dynamic")
+START_METHODS = ("spawn", "fork", "forkserver")
+
+
+class WorkersType(click.ParamType):
+    """``auto`` (one per core, shared between the ranks of a node) or a whole number >= 1."""
+
+    name = "auto|N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or value == "auto" or isinstance(value, int):
+            return None if value in (None, "auto") else value
+        try:
+            count = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither 'auto' nor a whole number", param, ctx)
+        if count < 1:
+            self.fail(f"{count} workers: must be 'auto' or at least 1", param, ctx)
+        return count
+
+
+def common_options(func: Any) -> Any:
+    """Options shared by the workload commands: the model, workers, schedule and output form."""
+    options = [
+        click.option(
+            "--backend", type=click.Choice(backends.CHOICES), default="auto", show_default=True,
+            help="Local parallel model each rank runs its share with ('info' lists them).",
+        ),
+        click.option(
+            "--workers", type=WorkersType(), default="auto", show_default=True,
+            help="Workers per rank; auto = cores of the node / ranks on the node.",
+        ),
+        click.option(
+            "--schedule", type=click.Choice(SCHEDULES), default="block", show_default=True,
+            help="How rank 0 splits items across MPI ranks (no effect without MPI).",
+        ),
+        click.option(
+            "--start-method", type=click.Choice(START_METHODS), default=None,
+            help="Process start method for process-pool/shared-memory [default: forkserver].",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mpi_lab")
+def cli() -> None:
+    """mpi_lab: the seed's two workloads through every parallel model Python has.
+
+    \b
+    Examples:
+      python -m mpi_lab pi --backend threads --workers 2
+      python -m mpi_lab fractal --backend shared-memory --output fractal.npy
+      python -m mpi_lab info
+    """
+
+
+@cli.command()
+@click.option("--trials", type=int, default=10_000_000, show_default=True,
+              help="Random points to draw.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed; block k draws from the generator of (seed, k).")
+@click.option("--kernel", type=click.Choice(["python", "numpy"]), default="python",
+              show_default=True, help="Pure-Python loop (the seed's) or vectorised NumPy.")
+@click.option("--block-size", type=int, default=100_000, show_default=True,
+              help="Trials per work item; hits depend on it, not on backend or workers.")
+@common_options
+def pi(trials: int, seed: int, kernel: str, block_size: int, **run: Any) -> None:
+    """Estimate π by Monte Carlo (pure Python, as in the seed)."""
+    from mpi_lab.jobs import PiJob
+
+    _run(PiJob(trials=trials, seed=seed, kernel=kernel, block_size=block_size), run)
+
+
+@cli.command()
+@click.option("--height", type=int, default=4000, show_default=True, help="Rows (imaginary -1..0).")
+@click.option("--width", type=int, default=3000, show_default=True, help="Columns (real -1.5..0).")
+@click.option("--maxiter", type=int, default=20, show_default=True, help="Iterations of z**2 + c.")
+@click.option("--kernel", type=click.Choice(["numpy", "python"]), default="numpy",
+              show_default=True, help="NumPy bands (fast) or pure-Python rows (subinterpreters).")
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="Save the array (.npy) or a coloured image (.png), written atomically.")
+@common_options
+def fractal(height: int, width: int, maxiter: int, kernel: str, output: str | None,
+            **run: Any) -> None:
+    """Compute the seed's Mandelbrot fractal (NumPy)."""
+    from mpi_lab.jobs import FractalJob
+    from mpi_lab.output import check_output_path
+
+    job = FractalJob(height=height, width=width, maxiter=maxiter, kernel=kernel)
+    if output is not None:
+        check_output_path(output)
+    _run(job, run, output=output)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def info(as_json: bool) -> None:
+    """Show the Python build, GIL, MPI library and which backends run here (and why not)."""
+    from mpi_lab import info as lab_info
+    from mpi_lab.textout import info_lines
+
+    details = lab_info.collect()
+    if as_json:
+        click.echo(json.dumps(details))
+    else:
+        click.echo("\n".join(info_lines(details)))
+
+
+def _run(job: Any, run: dict[str, Any], output: str | None = None) -> None:
+    from mpi_lab.runner import run_local
+
+    if run["start_method"] is not None:
+        from mpi_lab.backends.process_pool import check_start_method
+
+        try:
+            check_start_method(run["start_method"])
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+    report = run_local(
+        job, run["backend"], run["workers"],
+        start_method=run["start_method"], schedule=run["schedule"],
+    )
+    if output is not None:
+        from mpi_lab.output import save
+
+        save(report.answer.pixels, output)
+        report.output = output
+    _print(report, run["as_json"])
+
+
+def _print(report: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        from mpi_lab.textout import report_lines
+
+        click.echo("\n".join(report_lines(report)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every error ends as one line on stderr and an exit code (0, 1 or 2)."""
+    try:
+        cli.main(args=argv, prog_name="mpi_lab", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except LabError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

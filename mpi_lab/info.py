@@ -1,0 +1,45 @@
+"""What this Python and machine offer: build, GIL, MPI library, and every backend's status."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from typing import Any
+
+from mpi_lab import backends
+from mpi_lab.runner import local_cores
+
+
+def mpi_library_version() -> str | None:
+    """The MPI library's version string, without starting MPI, or None if mpi4py cannot load it.
+
+    ``rc.initialize = False`` keeps ``MPI_Init`` from running (a singleton Open MPI start leaves a
+    16 MiB segment in /dev/shm behind); if MPI was already started by a launcher run, the already
+    loaded module is used as is.
+    """
+    try:
+        if "mpi4py.MPI" not in sys.modules:
+            import mpi4py
+
+            mpi4py.rc.initialize = False
+            mpi4py.rc.finalize = False
+        from mpi4py import MPI
+    except Exception:  # no mpi4py, or no MPI library behind it
+        return None
+    return str(MPI.Get_library_version()).strip().splitlines()[0]
+
+
+def collect() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "gil": backends.gil_enabled(),
+        "free_threaded_build": bool(getattr(sys, "_is_gil_enabled", None))
+        and "free-threading" in sys.version,
+        "cores": local_cores(),
+        "mpi": mpi_library_version(),
+        "backends": [
+            {"name": name, "available": status.available, "reason": status.reason}
+            for name, status in ((name, backends.availability(name)) for name in backends.NAMES)
+        ],
+    }

@@ -1,0 +1,151 @@
+"""A run's configuration, validated, and how its work is planned, merged and combined.
+
+A job is what every coordinator (local or MPI) needs from a workload: ``plan()`` the work items,
+the ``kernel`` to map over them, ``merge`` one rank's partial results into its part, and
+``combine`` all parts into the answer on rank 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mpi_lab.errors import ConfigError
+from mpi_lab.workloads import fractal, pi
+
+KERNEL_NAMES = ("python", "numpy")
+
+
+def _positive(name: str, value: int) -> None:
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0 (got {value})")
+
+
+def _kernel_name(kernel: str) -> None:
+    if kernel not in KERNEL_NAMES:
+        raise ConfigError(f"unknown kernel {kernel!r}; choose from {', '.join(KERNEL_NAMES)}")
+
+
+@dataclass(frozen=True)
+class PiJob:
+    """Monte Carlo π with ``trials`` draws."""
+
+    trials: int = 10_000_000
+    seed: int = 0
+    kernel: str = "python"
+    block_size: int = pi.DEFAULT_BLOCK_SIZE
+
+    workload = "pi"
+    # Per-rank parts are hit counts: small Python ints, gathered by pickle.
+    part_is_buffer = False
+
+    def __post_init__(self) -> None:
+        _positive("trials", self.trials)
+        _positive("block size", self.block_size)
+        if self.seed < 0:
+            raise ConfigError(f"seed must be 0 or greater (got {self.seed})")
+        _kernel_name(self.kernel)
+
+    def plan(self) -> list[pi.PiBlock]:
+        return pi.plan_blocks(self.trials, self.block_size, self.seed)
+
+    @property
+    def kernel_fn(self) -> Callable[[Any], Any]:
+        return pi.KERNELS[self.kernel]
+
+    def merge(self, items: Sequence[pi.PiBlock], partials: Sequence[int]) -> int:
+        return sum(partials)
+
+    def combine(self, shares: Sequence[Sequence[pi.PiBlock]], parts: Sequence[int]) -> PiAnswer:
+        hits = sum(parts)
+        return PiAnswer(hits=hits, estimate=pi.estimate(hits, self.trials))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "workload": self.workload,
+            "trials": self.trials,
+            "seed": self.seed,
+            "kernel": self.kernel,
+            "block_size": self.block_size,
+        }
+
+
+@dataclass(frozen=True)
+class PiAnswer:
+    hits: int
+    estimate: float
+
+    def fields(self) -> dict[str, Any]:
+        return {"hits": self.hits, "estimate": self.estimate}
+
+
+@dataclass(frozen=True)
+class FractalJob:
+    """The seed's Mandelbrot at ``height`` x ``width`` with ``maxiter`` iterations."""
+
+    height: int = fractal.DEFAULT_HEIGHT
+    width: int = fractal.DEFAULT_WIDTH
+    maxiter: int = fractal.DEFAULT_MAXITER
+    kernel: str = "numpy"
+    band_rows: int | None = None
+
+    workload = "fractal"
+    # Per-rank parts are int32 rows: gathered as buffers (Gatherv), not pickles.
+    part_is_buffer = True
+
+    def __post_init__(self) -> None:
+        _positive("height", self.height)
+        _positive("width", self.width)
+        _positive("maxiter", self.maxiter)
+        if self.band_rows is not None:
+            _positive("band rows", self.band_rows)
+        _kernel_name(self.kernel)
+
+    def plan(self) -> list[fractal.RowBand]:
+        arith = ""
+        if self.kernel == "python":
+            try:
+                arith = fractal.numpy_arith()
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
+        return fractal.plan_bands(
+            self.height, self.width, self.maxiter, band_rows=self.band_rows, arith=arith
+        )
+
+    @property
+    def kernel_fn(self) -> Callable[[Any], Any]:
+        return fractal.KERNELS[self.kernel]
+
+    def merge(self, items: Sequence[fractal.RowBand], partials: Sequence[Any]) -> Any:
+        return fractal.stack_bands(items, partials)
+
+    def combine(
+        self, shares: Sequence[Sequence[fractal.RowBand]], parts: Sequence[Any]
+    ) -> FractalAnswer:
+        pixels = fractal.place_bands(self.height, self.width, shares, parts)
+        return FractalAnswer(pixels)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "workload": self.workload,
+            "height": self.height,
+            "width": self.width,
+            "maxiter": self.maxiter,
+            "kernel": self.kernel,
+        }
+
+
+@dataclass(frozen=True)
+class FractalAnswer:
+    pixels: Any = field(repr=False)  # int32 (height, width) NumPy array
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "checksum": int(self.pixels.sum(dtype="int64")),
+            "sha256": hashlib.sha256(self.pixels.tobytes(order="C")).hexdigest(),
+        }
+
+
+Job = PiJob | FractalJob

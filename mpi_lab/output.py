@@ -1,0 +1,62 @@
+"""Saving the fractal: ``.npy`` arrays and ``.png`` images, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mpi_lab.errors import ConfigError
+
+SUFFIXES = (".npy", ".png")
+PNG_EXTRA = "pip install 'mpi_lab[plot]'"
+
+
+def check_output_path(path: str) -> Path:
+    """Fail before any computation if ``path`` cannot be written as asked."""
+    target = Path(path)
+    if target.suffix.lower() not in SUFFIXES:
+        raise ConfigError(f"output {path!r}: unknown suffix; use {' or '.join(SUFFIXES)}")
+    folder = target.parent
+    if not folder.is_dir():
+        raise ConfigError(f"output {path!r}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"output {path!r}: folder {str(folder)!r} is not writable")
+    if target.suffix.lower() == ".png":
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"PNG output needs matplotlib: {PNG_EXTRA}") from None
+    return target
+
+
+@contextlib.contextmanager
+def _atomic(target: Path) -> Iterator[Path]:
+    """A temporary file beside ``target`` that replaces it only if writing succeeds."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    temp = Path(name)
+    try:
+        yield temp
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def save(pixels: Any, path: str | Path) -> Path:
+    """Write the int32 fractal to ``path`` (.npy array or .png image), all or nothing."""
+    target = Path(path)
+    with _atomic(target) as temp:
+        if target.suffix.lower() == ".png":
+            from mpi_lab import render
+
+            render.save_png(pixels, temp)
+        else:
+            import numpy as np
+
+            with temp.open("wb") as stream:
+                np.save(stream, pixels)
+    return target

@@ -1,0 +1,116 @@
+"""Runs a job on one process: plan, map its items through a backend, combine."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mpi_lab import backends, faults
+from mpi_lab.errors import KernelFailed, WorkerError
+from mpi_lab.jobs import Job
+
+
+@dataclass(frozen=True)
+class RankReport:
+    """What one rank did: its host, how many items, and how long its share took."""
+
+    rank: int
+    host: str
+    items: int
+    seconds: float
+
+
+@dataclass
+class Report:
+    """The outcome of a run, ready to print as text or JSON."""
+
+    job: Job
+    answer: Any
+    backend: str
+    workers: int
+    ranks: int
+    schedule: str
+    seconds: float
+    per_rank: list[RankReport]
+    backend_why: str = ""
+    output: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        fields = {
+            **self.job.describe(),
+            **self.answer.fields(),
+            "backend": self.backend,
+            "workers": self.workers,
+            "ranks": self.ranks,
+            "schedule": self.schedule,
+            "seconds": round(self.seconds, 6),
+        }
+        if self.job.workload == "fractal":
+            fields["output"] = self.output
+        fields["per_rank"] = [asdict(rank) for rank in self.per_rank]
+        return fields
+
+
+def local_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def run_share(
+    job: Job,
+    items: Sequence[Any],
+    backend: str,
+    workers: int,
+    *,
+    start_method: str | None = None,
+    rank: int = 0,
+) -> tuple[Any, RankReport]:
+    """Map the kernel over this rank's items with its backend; merge into the rank's part."""
+    started = time.perf_counter()
+    kernel = backends.Guarded(faults.inject(job.kernel_fn, rank))
+    try:
+        with backends.create(backend, workers, start_method=start_method) as pool:
+            partials = pool.map(kernel, items) if items else []
+    except KernelFailed as exc:
+        raise WorkerError(f"worker failed on {exc}") from exc
+    except BrokenProcessPool as exc:
+        raise WorkerError(f"a worker process died: {exc}") from exc
+    part = job.merge(items, partials)
+    return part, RankReport(rank, socket.gethostname(), len(items), time.perf_counter() - started)
+
+
+def run_local(
+    job: Job,
+    backend: str = "auto",
+    workers: int | None = None,
+    *,
+    start_method: str | None = None,
+    schedule: str = "block",
+) -> Report:
+    """Run ``job`` in this process with one backend; ``workers=None`` means one per core."""
+    choice = backends.resolve(backend, job.kernel)
+    count = local_cores() if workers is None else workers
+    started = time.perf_counter()
+    items = job.plan()
+    part, rank = run_share(job, items, choice.name, count, start_method=start_method)
+    answer = job.combine([items], [part])
+    return Report(
+        job=job,
+        answer=answer,
+        backend=choice.name,
+        backend_why=choice.why,
+        workers=count,
+        ranks=1,
+        schedule=schedule,
+        seconds=time.perf_counter() - started,
+        per_rank=[rank],
+    )

