@@ -1,0 +1,44 @@
+"""Helpers for tests that run mpi_lab in a subprocess: deadlines and leftover checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def session_members(sid: int) -> list[int]:
+    """PIDs of live processes in session ``sid`` (a subprocess started with a new session)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command name: state ppid pgrp session ...; zombies are already gone.
+        if int(fields[3]) == sid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def wait_session_empty(sid: int, deadline: float = 10.0) -> list[int]:
+    """Wait until no process of the session is left; return those still there at the deadline."""
+    end = time.monotonic() + deadline
+    while (left := session_members(sid)) and time.monotonic() < end:
+        time.sleep(0.1)
+    return left
+
+
+def lab(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    """Start ``python -m mpi_lab ARGS`` in its own session, output captured as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "mpi_lab", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+        **kwargs,
+    )

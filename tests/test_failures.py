@@ -1,0 +1,76 @@
+"""Worker failures end the run with exit 1 and the cause, leaving nothing behind."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from mpi_lab import backends, faults
+from mpi_lab.errors import WorkerError
+from mpi_lab.jobs import FractalJob, PiJob
+from mpi_lab.runner import run_local
+from procs import lab, wait_session_empty
+from conftest import shm_segments
+
+
+@pytest.mark.parametrize("workload", ["pi", "fractal"])
+def test_kernel_exception_becomes_worker_error(backend_name: str, workload: str, monkeypatch):
+    monkeypatch.setenv(faults.ENV, "raise")
+    job = PiJob(trials=5_000, block_size=1_000) if workload == "pi" else FractalJob(
+        height=12, width=5, kernel="python", band_rows=2
+    )
+    with pytest.raises(WorkerError, match="InjectedFault: injected fault in (block|rows) "):
+        run_local(job, backend_name, 2)
+
+
+def test_subinterpreters_are_closed_after_failure(monkeypatch):
+    for name in ("interpreter-pool", "interpreters"):
+        if not backends.availability(name).available:
+            pytest.skip(backends.availability(name).reason)
+    from mpi_lab.backends._subinterpreters import interpreters_module
+
+    api = interpreters_module()
+    before = len(api.list_all())
+    monkeypatch.setenv(faults.ENV, "raise")
+    for name in ("interpreter-pool", "interpreters"):
+        with pytest.raises(WorkerError):
+            run_local(PiJob(trials=3_000, block_size=1_000), name, 2)
+    assert len(api.list_all()) == before
+
+
+@pytest.mark.parametrize("backend", ["process-pool", "shared-memory"])
+def test_dead_worker_process_becomes_worker_error(backend: str, monkeypatch):
+    monkeypatch.setenv(faults.ENV, "exit")
+    with pytest.raises(WorkerError, match="worker process died"):
+        run_local(PiJob(trials=3_000, block_size=1_000), backend, 2)
+
+
+def test_bad_fault_spec_is_rejected(monkeypatch):
+    monkeypatch.setenv(faults.ENV, "explode@x")
+    with pytest.raises(ValueError, match="MPI_LAB_FAULT"):
+        faults.inject(len)
+
+
+@pytest.mark.parametrize("backend", ["shared-memory", "process-pool", "thread-pool"])
+def test_ctrl_c_mid_run_cleans_up(backend: str):
+    """SIGINT to the whole process group, as a terminal sends it: exit 130, nothing left."""
+    before = shm_segments()
+    # The python kernel at this size takes ~10 s on 2 cores, so the interrupt lands mid-run.
+    proc = lab("fractal", "--kernel", "python", "--height", "2000", "--width", "1500",
+               "--backend", backend, "--workers", "2")
+    time.sleep(2.0)
+    assert proc.poll() is None, proc.communicate()
+    import os
+
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=20)
+    except Exception:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    assert proc.returncode == 130, err
+    assert "Aborted" in err
+    assert wait_session_empty(proc.pid) == []
+    assert shm_segments() <= before
