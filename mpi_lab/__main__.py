@@ -3,6 +3,7 @@
 import sys
 
 from mpi_lab.cli import main
+from mpi_lab.mpi.guard import guarded
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

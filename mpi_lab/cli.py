@@ -52,6 +52,10 @@ def common_options(func: Any) -> Any:
             help="Process start method for process-pool/shared-memory [default: forkserver].",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text."),
+        click.option(
+            "--mpi/--no-mpi", "mpi", default=None,
+            help="Run across MPI ranks [default: only when started by mpiexec/mpirun/srun].",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -101,11 +105,8 @@ def fractal(height: int, width: int, maxiter: int, kernel: str, output: str | No
             **run: Any) -> None:
     """Compute the seed's Mandelbrot fractal (NumPy)."""
     from mpi_lab.jobs import FractalJob
-    from mpi_lab.output import check_output_path
 
     job = FractalJob(height=height, width=width, maxiter=maxiter, kernel=kernel)
-    if output is not None:
-        check_output_path(output)
     _run(job, run, output=output)
 
 
@@ -124,7 +125,7 @@ def info(as_json: bool) -> None:
 
 
 def _run(job: Any, run: dict[str, Any], output: str | None = None) -> None:
-    from mpi_lab.runner import run_local
+    from mpi_lab.mpi.launch import use_mpi
 
     if run["start_method"] is not None:
         from mpi_lab.backends.process_pool import check_start_method
@@ -133,10 +134,25 @@ def _run(job: Any, run: dict[str, Any], output: str | None = None) -> None:
             check_start_method(run["start_method"])
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
-    report = run_local(
-        job, run["backend"], run["workers"],
-        start_method=run["start_method"], schedule=run["schedule"],
-    )
+    options = {"start_method": run["start_method"], "schedule": run["schedule"]}
+
+    def check() -> None:
+        if output is not None:
+            from mpi_lab.output import check_output_path
+
+            check_output_path(output)
+
+    if use_mpi(run["mpi"]):
+        from mpi_lab.mpi import coordinator
+
+        report = coordinator.run(job, run["backend"], run["workers"], check=check, **options)
+        if report is None:
+            return  # not rank 0: rank 0 reports for everyone
+    else:
+        from mpi_lab.runner import run_local
+
+        check()
+        report = run_local(job, run["backend"], run["workers"], **options)
     if output is not None:
         from mpi_lab.output import save
 
@@ -154,21 +170,47 @@ def _print(report: Any, as_json: bool) -> None:
         click.echo("\n".join(report_lines(report)))
 
 
+def _error(message: str, agreed: bool) -> None:
+    """Print an error once.
+
+    Under MPI, an error every rank shares is printed by rank 0 only, and the other ranks wait
+    for it: the launcher ends the whole job as soon as the first rank exits non-zero, which
+    could otherwise be before rank 0 has printed.
+    """
+    from mpi_lab.mpi import comm, launch
+
+    if not (agreed and (comm.active() or launch.launched())):
+        click.echo(f"Error: {message}", err=True)
+        return
+    world = comm.world()
+    if world.Get_rank() == 0:
+        click.echo(f"Error: {message}", err=True)
+        sys.stderr.flush()
+    world.Barrier()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error ends as one line on stderr and an exit code (0, 1 or 2)."""
+    from mpi_lab.mpi.guard import finish
+
     try:
         cli.main(args=argv, prog_name="mpi_lab", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"Error: {exc.format_message()}", err=True)
+        # Parsing happens before MPI starts, identically on every rank.
+        _error(exc.format_message(), agreed=True)
         return exc.exit_code
     except LabError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        return exc.exit_code
+        # Errors raised before MPI starts are the same on every rank, hence agreed as well.
+        from mpi_lab.mpi import comm
+
+        agreed = getattr(exc, "agreed", False) or not comm.active()
+        _error(str(exc), agreed)
+        return finish(exc.exit_code, agreed)
     except click.Abort:
         click.echo("Aborted.", err=True)
-        return 130
+        return finish(130, agreed=False)
     return 0
 
 

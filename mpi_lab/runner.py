@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mpi_lab import backends, faults
 from mpi_lab.errors import KernelFailed, WorkerError
+from mpi_lab.backends._base import Kernel
 from mpi_lab.jobs import Job
 
 
@@ -65,6 +67,30 @@ def local_cores() -> int:
         return os.cpu_count() or 1
 
 
+@contextlib.contextmanager
+def rank_pool(backend: str, workers: int, start_method: str | None = None) -> Iterator[Any]:
+    """This rank's backend, open for the duration of the block."""
+    with backends.create(backend, workers, start_method=start_method) as pool:
+        yield pool
+
+
+def map_items(pool: Any, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
+    """``pool.map`` with worker failures turned into ``WorkerError`` naming item and cause."""
+    if not items:
+        return []
+    try:
+        return pool.map(kernel, items)
+    except KernelFailed as exc:
+        raise WorkerError(f"worker failed on {exc}") from exc
+    except BrokenProcessPool as exc:
+        raise WorkerError(f"a worker process died: {exc}") from exc
+
+
+def rank_kernel(job: Job, rank: int = 0) -> Kernel:
+    """The job's kernel as this rank runs it: guarded, and faulty if a test asked for that."""
+    return backends.Guarded(faults.inject(job.kernel_fn, rank))
+
+
 def run_share(
     job: Job,
     items: Sequence[Any],
@@ -76,14 +102,8 @@ def run_share(
 ) -> tuple[Any, RankReport]:
     """Map the kernel over this rank's items with its backend; merge into the rank's part."""
     started = time.perf_counter()
-    kernel = backends.Guarded(faults.inject(job.kernel_fn, rank))
-    try:
-        with backends.create(backend, workers, start_method=start_method) as pool:
-            partials = pool.map(kernel, items) if items else []
-    except KernelFailed as exc:
-        raise WorkerError(f"worker failed on {exc}") from exc
-    except BrokenProcessPool as exc:
-        raise WorkerError(f"a worker process died: {exc}") from exc
+    with rank_pool(backend, workers, start_method) as pool:
+        partials = map_items(pool, rank_kernel(job, rank), items)
     part = job.merge(items, partials)
     return part, RankReport(rank, socket.gethostname(), len(items), time.perf_counter() - started)
 

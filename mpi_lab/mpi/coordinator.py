@@ -1,0 +1,194 @@
+"""Runs a job across MPI ranks: rank 0 plans and scatters, each rank maps its share through its
+local backend, rank 0 gathers and combines.
+
+Failure rule: every rank reaches the same collectives whatever happens to its share. A rank
+whose share failed says so in its outcome; the outcomes are exchanged with ``allgather``, so
+every rank learns of any failure at the same point and all exit with the same code, without
+``MPI_Abort``. Anything outside that envelope is left to ``guard``, which aborts the job.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mpi_lab import backends
+from mpi_lab.errors import ConfigError, LabError
+from mpi_lab.jobs import Job
+from mpi_lab.mpi import comm as mpi_comm
+from mpi_lab.mpi import dynamic, schedules
+from mpi_lab.runner import RankReport, Report, run_share
+
+ROOT = 0
+_IDLE_POLL = 0.002  # seconds between tests of a pending barrier
+
+
+class RankFailed(LabError):
+    """A failure that every rank knows of and exits on together (no abort needed)."""
+
+    agreed = True
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a rank tells the others after its share: its report, or what went wrong."""
+
+    report: RankReport | None
+    error: tuple[int, str] | None = None
+    elements: int = 0  # int32 values this rank sends with Gatherv
+    items: list[Any] | None = None  # the items it ran, when the schedule was dynamic
+
+
+def idle_wait(comm: Any) -> None:
+    """A barrier that sleeps instead of spinning.
+
+    Ranks that finish early would otherwise busy-poll inside the next collective and take CPU
+    from ranks still computing, which matters when ranks outnumber cores.
+    """
+    request = comm.Ibarrier()
+    while not request.Test():
+        time.sleep(_IDLE_POLL)
+
+
+def auto_workers(comm: Any) -> int:
+    """Cores of this node divided by the ranks on this node (at least 1)."""
+    from mpi4py import MPI
+
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        local_ranks = node.Get_size()
+    finally:
+        node.Free()
+    return max(1, (os.cpu_count() or 1) // local_ranks)
+
+
+def _fail_together(comm: Any, verdict: tuple[int, str] | None) -> None:
+    """Rank 0's verdict on the configuration, shared with every rank."""
+    verdict = comm.bcast(verdict, root=ROOT)
+    if verdict is not None:
+        raise RankFailed(verdict[1], verdict[0])
+
+
+def run(
+    job: Job,
+    backend: str = "auto",
+    workers: int | None = None,
+    *,
+    start_method: str | None = None,
+    schedule: str = "block",
+    comm: Any = None,
+    check: Callable[[], Any] | None = None,
+) -> Report | None:
+    """Run ``job`` on every rank of ``comm``; the report on rank 0, None elsewhere.
+
+    ``check`` runs on rank 0 only, with the plan (e.g. that the output folder exists there).
+    """
+    # The same arguments reach every rank, so every rank refuses these together.
+    if schedule not in schedules.SCHEDULES:
+        raise RankFailed(f"unknown schedule {schedule!r}", ConfigError.exit_code)
+    if start_method == "fork":
+        raise RankFailed(
+            "start method 'fork' is unsafe once MPI is initialised; use forkserver or spawn",
+            ConfigError.exit_code,
+        )
+    comm = comm if comm is not None else mpi_comm.world(
+        "multiple" if schedule == "dynamic" else "funneled"
+    )
+    rank, size = comm.Get_rank(), comm.Get_size()
+    started = time.perf_counter()
+
+    items: list[Any] = []
+    choice = None
+    verdict = None
+    if rank == ROOT:
+        try:
+            if check is not None:
+                check()
+            items = job.plan()
+            choice = backends.resolve(backend, job.kernel)
+        except LabError as exc:
+            verdict = (exc.exit_code, str(exc))
+    _fail_together(comm, verdict)
+    choice = comm.bcast(choice, root=ROOT)
+    count = workers if workers is not None else auto_workers(comm)
+
+    if schedule == "dynamic":
+        outcome, part = dynamic.run_share(comm, job, items, choice.name, count, start_method)
+        shares = None
+    else:
+        shares = schedules.split(items, size, schedule) if rank == ROOT else None
+        mine = comm.scatter(shares, root=ROOT)
+        outcome, part = _run_static_share(job, mine, choice.name, count, start_method, rank)
+
+    idle_wait(comm)
+    outcomes: list[Outcome] = comm.allgather(outcome)
+    failures = [(o.error, r) for r, o in enumerate(outcomes) if o.error is not None]
+    if failures:
+        (code, message), _ = failures[0]
+        raise RankFailed(message, code)
+
+    parts = _gather_parts(comm, job, part, [o.elements for o in outcomes])
+    if rank != ROOT:
+        return None
+    if shares is None:
+        shares = [o.items or [] for o in outcomes]
+    answer = job.combine(shares, parts)
+    return Report(
+        job=job,
+        answer=answer,
+        backend=choice.name,
+        backend_why=choice.why,
+        workers=count,
+        ranks=size,
+        schedule=schedule,
+        seconds=time.perf_counter() - started,
+        per_rank=[o.report for o in outcomes if o.report is not None],
+    )
+
+
+def where(rank: int) -> str:
+    return f"rank {rank} on host {socket.gethostname()}"
+
+
+def envelope(rank: int, error: LabError) -> tuple[int, str]:
+    """A failure as (exit code, message naming rank, host and cause)."""
+    return error.exit_code, f"{where(rank)}: {error}"
+
+
+def _run_static_share(
+    job: Job, mine: Sequence[Any], backend: str, workers: int, start_method: str | None,
+    rank: int,
+) -> tuple[Outcome, Any]:
+    try:
+        part, report = run_share(job, mine, backend, workers, start_method=start_method, rank=rank)
+    except LabError as exc:
+        return Outcome(None, envelope(rank, exc)), None
+    return Outcome(report, elements=_elements(job, part)), part
+
+
+def _elements(job: Job, part: Any) -> int:
+    return int(part.size) if job.part_is_buffer else 0
+
+
+def _gather_parts(comm: Any, job: Job, part: Any, elements: list[int]) -> list[Any] | None:
+    """Every rank's part on rank 0: int32 rows by ``Gatherv`` into one buffer, else pickles."""
+    if not job.part_is_buffer:
+        return comm.gather(part, root=ROOT)
+    import numpy as np
+
+    send = np.ascontiguousarray(part, dtype=np.int32).ravel()
+    if comm.Get_rank() != ROOT:
+        comm.Gatherv(send, None, root=ROOT)
+        return None
+    received = np.empty(sum(elements), dtype=np.int32)
+    comm.Gatherv(send, (received, elements), root=ROOT)
+    bounds = np.cumsum([0, *elements])
+    return [received[bounds[r] : bounds[r + 1]] for r in range(len(elements))]

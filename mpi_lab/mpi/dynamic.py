@@ -1,0 +1,113 @@
+"""The dynamic schedule: ranks ask rank 0 for chunks of items until none are left.
+
+Rank 0 answers requests from a helper thread while its main thread computes chunks too, so it
+needs ``MPI_THREAD_MULTIPLE``; the helper polls with short sleeps rather than blocking in
+``recv``, which in Open MPI spins and would take a core from the computation.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from mpi_lab.errors import LabError
+from mpi_lab.jobs import Job
+from mpi_lab.mpi import schedules
+from mpi_lab.runner import RankReport, map_items, rank_kernel, rank_pool
+
+ROOT = 0
+TAG_ASK = 71
+TAG_GIVE = 72
+_POLL = 0.0005
+
+
+class _Dispenser:
+    """Rank 0's chunks, shared by its own main thread and the thread serving the other ranks."""
+
+    def __init__(self, chunks: list[list[Any]]) -> None:
+        self._chunks = chunks
+        self._lock = threading.Lock()
+        self.abandoned = False  # set after any failure: no more work for anyone
+
+    def take(self) -> list[Any] | None:
+        with self._lock:
+            if self.abandoned or not self._chunks:
+                return None
+            return self._chunks.pop(0)
+
+
+def _serve(comm: Any, dispenser: _Dispenser, peers: int) -> None:
+    """Answer every other rank's requests until each has been told there is no more."""
+    from mpi4py import MPI
+
+    status = MPI.Status()
+    finished = 0
+    while finished < peers:
+        if not comm.iprobe(source=MPI.ANY_SOURCE, tag=TAG_ASK, status=status):
+            time.sleep(_POLL)
+            continue
+        source = status.Get_source()
+        failed = comm.recv(source=source, tag=TAG_ASK)
+        if failed:
+            dispenser.abandoned = True
+        chunk = dispenser.take()
+        comm.send(chunk, dest=source, tag=TAG_GIVE)
+        if chunk is None:
+            finished += 1
+
+
+def run_share(
+    comm: Any, job: Job, items: Sequence[Any], backend: str, workers: int,
+    start_method: str | None,
+) -> tuple[Any, Any]:
+    """Compute chunks until rank 0 has none left; return this rank's Outcome and part."""
+    from mpi_lab.mpi.coordinator import Outcome, _elements, envelope
+
+    rank, size = comm.Get_rank(), comm.Get_size()
+    started = time.perf_counter()
+    server = None
+    dispenser = None
+    if rank == ROOT:
+        dispenser = _Dispenser(schedules.chunks(items, schedules.chunk_size(len(items), size)))
+        server = threading.Thread(target=_serve, args=(comm, dispenser, size - 1), daemon=True)
+        server.start()
+
+    def next_chunk(failed: bool) -> list[Any] | None:
+        if dispenser is not None:
+            if failed:
+                dispenser.abandoned = True
+            return dispenser.take()
+        comm.send(failed, dest=ROOT, tag=TAG_ASK)
+        request = comm.irecv(source=ROOT, tag=TAG_GIVE)
+        while True:  # sleep between tests: a blocking recv would spin on a shared core
+            done, chunk = request.test()
+            if done:
+                return chunk
+            time.sleep(_POLL)
+
+    mine: list[Any] = []
+    partials: list[Any] = []
+    error = None
+    try:
+        with rank_pool(backend, workers, start_method) as pool:
+            kernel = rank_kernel(job, rank)
+            while (chunk := next_chunk(False)) is not None:
+                partials.extend(map_items(pool, kernel, chunk))
+                mine.extend(chunk)
+    except LabError as exc:
+        error = envelope(rank, exc)
+        # Tell rank 0 (and so every rank) to stop; drain its answer so no message is left.
+        if dispenser is None:
+            next_chunk(True)
+        else:
+            dispenser.abandoned = True
+    if server is not None:
+        server.join()
+    if error is not None:
+        return Outcome(None, error), None
+    part = job.merge(mine, partials)
+    report = RankReport(rank, socket.gethostname(), len(mine), time.perf_counter() - started)
+    return Outcome(report, elements=_elements(job, part), items=mine), part

@@ -1,0 +1,31 @@
+"""The all-ranks exit rule: under MPI, a rank never leaves alone while its peers wait.
+
+Like ``python -m mpi4py``: an unhandled exception, Ctrl-C or a non-zero exit that the other
+ranks did not agree on calls ``MPI_Abort``, which ends every rank of the job.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+
+from mpi_lab.mpi import comm
+
+
+def finish(code: int, agreed: bool) -> int:
+    """Return ``code``; abort the job instead if it is a failure only this rank knows of."""
+    if code and not agreed and comm.active():
+        comm.abort(code)
+    return code
+
+
+def guarded(main: Callable[[], int]) -> int:
+    """Run ``main``; any exception escaping it under MPI ends the whole job."""
+    try:
+        return main()
+    except BaseException as exc:
+        if comm.active() and not (isinstance(exc, SystemExit) and not exc.code):
+            traceback.print_exc()
+            comm.abort(1)
+        raise

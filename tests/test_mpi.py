@@ -1,0 +1,92 @@
+"""Coordinator tests run by pytest-mpi inside ``mpiexec -n 2`` and ``-n 4`` (scripts/test).
+
+Every assertion is made on every rank, on values rank 0 shares, so a failure fails all ranks
+alike and none is left waiting in a collective.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mpi_lab import backends
+from mpi_lab.jobs import FractalJob, PiJob
+from mpi_lab.mpi import coordinator
+from mpi_lab.runner import run_local
+from reference import seed_fractal
+
+pytestmark = [pytest.mark.mpi(min_size=2), pytest.mark.timeout(120)]
+
+SCHEDULES = ["block", "cyclic", "dynamic"]
+RANK_BACKENDS = [
+    name for name in ("serial", "thread-pool", "process-pool", "interpreter-pool")
+    if backends.availability(name).available
+]
+
+
+@pytest.fixture
+def comm():
+    from mpi4py import MPI
+
+    world = MPI.COMM_WORLD
+    yield world
+    world.Barrier()
+
+
+def shared(comm, value):
+    """Rank 0's value, on every rank."""
+    return comm.bcast(value, root=0)
+
+
+@pytest.mark.parametrize("backend", RANK_BACKENDS)
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_pi_hits_equal_local_run(comm, schedule: str, backend: str):
+    job = PiJob(trials=23_457, block_size=1_000, seed=11)
+    report = coordinator.run(job, backend, 2, schedule=schedule, comm=comm)
+    hits = shared(comm, report.answer.hits if report else None)
+    assert hits == run_local(job, "serial", 1).answer.hits
+    per_rank = shared(comm, [r.items for r in report.per_rank] if report else None)
+    assert len(per_rank) == comm.Get_size()
+    assert sum(per_rank) == len(job.plan())
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize(("height", "width", "maxiter", "band_rows"),
+                         [(3, 7, 20, 1), (257, 131, 50, 5), (40, 30, 20, None)])
+def test_fractal_equals_seed(comm, schedule: str, height: int, width: int, maxiter: int,
+                             band_rows: int | None):
+    job = FractalJob(height=height, width=width, maxiter=maxiter, band_rows=band_rows)
+    report = coordinator.run(job, "thread-pool", 1, schedule=schedule, comm=comm)
+    equal = shared(comm, bool(report and np.array_equal(report.answer.pixels,
+                                                        seed_fractal(height, width, maxiter))))
+    assert equal
+
+
+def test_python_kernel_in_interpreter_pool_per_rank(comm):
+    if "interpreter-pool" not in RANK_BACKENDS:
+        pytest.skip(backends.availability("interpreter-pool").reason)
+    job = FractalJob(height=21, width=13, maxiter=30, kernel="python", band_rows=2)
+    report = coordinator.run(job, "interpreter-pool", 2, schedule="cyclic", comm=comm)
+    assert shared(comm, bool(report and np.array_equal(report.answer.pixels,
+                                                       seed_fractal(21, 13, 30))))
+
+
+def test_only_rank_0_gets_the_report(comm):
+    report = coordinator.run(PiJob(trials=5_000, block_size=1_000), "serial", 1, comm=comm)
+    ranks_with_report = comm.allgather(report is not None)
+    assert ranks_with_report == [True] + [False] * (comm.Get_size() - 1)
+
+
+def test_auto_workers_share_the_node_cores(comm):
+    import os
+
+    workers = coordinator.auto_workers(comm)
+    # All ranks of these tests run on one node.
+    assert workers == max(1, (os.cpu_count() or 1) // comm.Get_size())
+
+
+def test_worker_failure_is_agreed_by_every_rank(comm, monkeypatch):
+    monkeypatch.setenv("MPI_LAB_FAULT", "raise@1")
+    with pytest.raises(coordinator.RankFailed, match=r"rank 1 on host .*InjectedFault") as info:
+        coordinator.run(PiJob(trials=20_000, block_size=1_000), "thread-pool", 1, comm=comm)
+    assert info.value.exit_code == 1
