@@ -116,13 +116,14 @@ def test_unhandled_error_on_one_rank_aborts_the_job(tmp_path: Path):
 
 
 def _rank_pid(sid: int, rank: int) -> int | None:
+    """The rank process itself (``python -m mpi_lab``), not mpiexec nor a worker it started."""
     for pid in session_members(sid):
         try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"mpi_lab" in cmdline and (
+        if argv[1:3] == [b"-m", b"mpi_lab"] and (
             f"OMPI_COMM_WORLD_RANK={rank}".encode() in environ
             or f"PMI_RANK={rank}".encode() in environ
         ):
@@ -130,26 +131,29 @@ def _rank_pid(sid: int, rank: int) -> int | None:
     return None
 
 
-def test_sigkill_of_one_rank_ends_the_job():
+@pytest.mark.parametrize("backend", ["thread-pool", "process-pool"])
+def test_sigkill_of_one_rank_ends_the_job(backend: str):
     env = {**os.environ, **launcher.launcher_env(3), "MPI_LAB_FAULT": "hang@1"}
-    proc = subprocess.Popen(launcher.command(3, ["pi", "--trials", "600000"]),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while (victim := _rank_pid(proc.pid, 1)) is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert victim is not None, "rank 1 not found"
-        time.sleep(1.0)  # let it reach the hanging kernel while the others wait
-        assert proc.poll() is None, "the job should hang without the kill"
-        os.kill(victim, signal.SIGKILL)
-        killed = time.monotonic()
-        _, err = proc.communicate(timeout=30)
-        assert time.monotonic() - killed < FAILURE_BOUND
-        assert proc.returncode != 0
-        assert "signal 9" in err or "Killed" in err or "killed" in err.lower()
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert wait_session_empty(proc.pid) == []
+    args = ["pi", "--trials", "600000", "--backend", backend, "--workers", "1"]
+    with subprocess.Popen(launcher.command(3, args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env,
+                          start_new_session=True) as proc:
+        try:
+            deadline = time.monotonic() + 30
+            while (victim := _rank_pid(proc.pid, 1)) is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert victim is not None, "rank 1 not found"
+            time.sleep(1.5)  # let it reach the hanging kernel while the others wait
+            assert proc.poll() is None, "the job should hang without the kill"
+            os.kill(victim, signal.SIGKILL)
+            killed = time.monotonic()
+            _, err = proc.communicate(timeout=30)
+            assert time.monotonic() - killed < FAILURE_BOUND
+            assert proc.returncode != 0
+            assert "signal 9" in err or "Killed" in err
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+        # The killed rank's pool workers go too (they die with their parent).
+        assert wait_session_empty(proc.pid) == []
