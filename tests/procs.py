@@ -9,6 +9,38 @@ import time
 from pathlib import Path
 
 
+def _stat_fields() -> dict[int, list[str]]:
+    """Fields after the command name of /proc/PID/stat, for every live (non-zombie) process."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            table[int(stat.parent.name)] = fields
+    return table
+
+
+def descendants(pid: int) -> list[int]:
+    """Live processes below ``pid`` in the process tree (launchers may start new sessions)."""
+    children: dict[int, list[int]] = {}
+    for child, fields in _stat_fields().items():
+        children.setdefault(int(fields[1]), []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running (zombies count as gone)."""
+    table = _stat_fields()
+    return [pid for pid in pids if pid in table]
+
+
 def session_members(sid: int) -> list[int]:
     """PIDs of live processes in session ``sid`` (a subprocess started with a new session)."""
     members = []
