@@ -43,6 +43,24 @@ class Report:
     output: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def finished(
+        cls, job: Job, answer: Any, choice: backends.Choice, *, workers: int, schedule: str,
+        started: float, per_rank: list[RankReport],
+    ) -> Report:
+        """The report of a run that began at ``started`` (``time.perf_counter``) and ends now."""
+        return cls(
+            job=job,
+            answer=answer,
+            backend=choice.name,
+            backend_why=choice.why,
+            workers=workers,
+            ranks=len(per_rank),
+            schedule=schedule,
+            seconds=time.perf_counter() - started,
+            per_rank=per_rank,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         fields = {
             **self.job.describe(),
@@ -123,14 +141,6 @@ def run_local(
     items = job.plan()
     part, rank = run_share(job, items, choice.name, count, start_method=start_method)
     answer = job.combine([items], [part])
-    return Report(
-        job=job,
-        answer=answer,
-        backend=choice.name,
-        backend_why=choice.why,
-        workers=count,
-        ranks=1,
-        schedule=schedule,
-        seconds=time.perf_counter() - started,
-        per_rank=[rank],
+    return Report.finished(
+        job, answer, choice, workers=count, schedule=schedule, started=started, per_rank=[rank]
     )

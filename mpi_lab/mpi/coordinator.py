@@ -141,16 +141,9 @@ def run(
     if shares is None:
         shares = [o.items or [] for o in outcomes]
     answer = job.combine(shares, parts)
-    return Report(
-        job=job,
-        answer=answer,
-        backend=choice.name,
-        backend_why=choice.why,
-        workers=count,
-        ranks=size,
-        schedule=schedule,
-        seconds=time.perf_counter() - started,
-        per_rank=[o.report for o in outcomes if o.report is not None],
+    per_rank = [o.report for o in outcomes if o.report is not None]
+    return Report.finished(
+        job, answer, choice, workers=count, schedule=schedule, started=started, per_rank=per_rank
     )
 
 
