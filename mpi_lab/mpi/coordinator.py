@@ -21,7 +21,7 @@ from mpi_lab.errors import ConfigError, LabError
 from mpi_lab.jobs import Job
 from mpi_lab.mpi import comm as mpi_comm
 from mpi_lab.mpi import dynamic, schedules
-from mpi_lab.runner import RankReport, Report, run_share
+from mpi_lab.runner import RankReport, Report, local_cores, run_share
 
 ROOT = 0
 _IDLE_POLL = 0.002  # seconds between tests of a pending barrier
@@ -59,7 +59,11 @@ def idle_wait(comm: Any) -> None:
 
 
 def auto_workers(comm: Any) -> int:
-    """Cores of this node divided by the ranks on this node (at least 1)."""
+    """Cores of this node divided by the ranks on this node, at least 1.
+
+    Capped by the cores this rank may run on: Open MPI binds each rank to one core when there
+    are at most two ranks, and more workers than that would only take turns on it.
+    """
     from mpi4py import MPI
 
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
@@ -67,7 +71,7 @@ def auto_workers(comm: Any) -> int:
         local_ranks = node.Get_size()
     finally:
         node.Free()
-    return max(1, (os.cpu_count() or 1) // local_ranks)
+    return max(1, min((os.cpu_count() or 1) // local_ranks, local_cores()))
 
 
 def _fail_together(comm: Any, verdict: tuple[int, str] | None) -> None:
