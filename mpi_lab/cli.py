@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +14,7 @@ from mpi_lab import backends
 from mpi_lab.errors import ConfigError, LabError
 
 SCHEDULES = ("block", "cyclic", "dynamic")
+DONE_FILE_ENV = "MPI_LAB_DONE_FILE"
 START_METHODS = ("spawn", "fork", "forkserver")
 
 
@@ -52,6 +55,12 @@ def common_options(func: Any) -> Any:
             help="Process start method for process-pool/shared-memory [default: forkserver].",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text."),
+        click.option(
+            "--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
+            metavar="SECONDS",
+            help="End the run (every rank) if it has not finished after SECONDS: a guard"
+            " against hung or unreachable ranks.",
+        ),
         click.option(
             "--mpi/--no-mpi", "mpi", default=None,
             help="Run across MPI ranks [default: only when started by mpiexec/mpirun/srun].",
@@ -142,23 +151,30 @@ def _run(job: Any, run: dict[str, Any], output: str | None = None) -> None:
 
             check_output_path(output)
 
-    if use_mpi(run["mpi"]):
-        from mpi_lab.mpi import coordinator
+    from mpi_lab.mpi.watchdog import deadline
 
-        report = coordinator.run(job, run["backend"], run["workers"], check=check, **options)
-        if report is None:
-            return  # not rank 0: rank 0 reports for everyone
-    else:
-        from mpi_lab.runner import run_local
+    with deadline(run["deadline"]):
+        if use_mpi(run["mpi"]):
+            from mpi_lab.mpi import coordinator
 
-        check()
-        report = run_local(job, run["backend"], run["workers"], **options)
+            report = coordinator.run(job, run["backend"], run["workers"], check=check, **options)
+            if report is None:
+                return  # not rank 0: rank 0 reports for everyone
+        else:
+            from mpi_lab.runner import run_local
+
+            check()
+            report = run_local(job, run["backend"], run["workers"], **options)
     if output is not None:
         from mpi_lab.output import save
 
         save(report.answer.pixels, output)
         report.output = output
     _print(report, run["as_json"])
+    if done := os.environ.get(DONE_FILE_ENV):
+        # For supervisors (scripts/hosts): proof that rank 0 finished, since mpiexec itself can
+        # exit 0 after losing a host.
+        Path(done).touch()
 
 
 def _print(report: Any, as_json: bool) -> None:

@@ -19,10 +19,17 @@ SHM = Path("/dev/shm")
 
 
 def shm_segments() -> set[str]:
-    """Shared-memory segments of ours (and of MPI's shared-memory transport)."""
+    """Shared-memory segments of ours (and of MPI's shared-memory transport).
+
+    Those of the simulated hosts (``sm_segment.mpilab-h*``) are left out: a killed multi-host
+    job cannot remove them, ``scripts/hosts down`` does, and test_hosts checks that it did.
+    """
     if not SHM.is_dir():
         return set()
-    return {p.name for p in SHM.iterdir() if p.name.startswith(("mpi_lab_", "sm_segment"))}
+    return {
+        p.name for p in SHM.iterdir()
+        if p.name.startswith(("mpi_lab_", "sm_segment")) and ".mpilab-h" not in p.name
+    }
 
 
 def backend_params(numpy_only: bool = False) -> list:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
-import select
-import threading
-import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 
+from mpi_lab import lifeline
 from mpi_lab.backends._base import ExecutorBackend
 
 START_METHODS = ("spawn", "fork", "forkserver")
@@ -29,37 +26,13 @@ def check_start_method(method: str) -> str:
     return method
 
 
-_OWNER_POLL = 0.25  # seconds, where pidfd is missing
-
-
 def exit_with_owner(owner: int) -> None:
     """Worker initializer: end this worker as soon as the process that owns the pool is gone.
 
-    A rank killed by the launcher (or a SIGKILLed run) cannot shut its pool down, and its
-    workers are children of the forkserver, not of the rank, so no death signal reaches them;
-    without this they would run on, orphaned, perhaps forever in a hung kernel.
+    Workers are children of the forkserver, not of their owner, so no death signal reaches
+    them when a rank is killed; without this they could run on in a hung kernel forever.
     """
-
-    def watch() -> None:
-        try:
-            with contextlib.closing(os.pidfd_open(owner)) as pidfd:  # type: ignore[attr-defined]
-                select.select([pidfd], [], [])  # readable once the owner has exited
-        except (AttributeError, OSError):  # no pidfd (not Linux >= 5.3): poll instead
-            while _alive(owner):
-                time.sleep(_OWNER_POLL)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="mpi_lab-owner-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    lifeline.exit_with(owner)
 
 
 class ProcessPoolBackend(ExecutorBackend):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mpi_lab import backends
+from mpi_lab import backends, lifeline
 from mpi_lab.errors import ConfigError, LabError
 from mpi_lab.jobs import Job
 from mpi_lab.mpi import comm as mpi_comm
@@ -74,6 +74,15 @@ def auto_workers(comm: Any) -> int:
     return max(1, min((os.cpu_count() or 1) // local_ranks, local_cores()))
 
 
+def _follow_launcher(rank: int) -> None:
+    """End this rank if its launcher daemon dies (e.g. mpiexec gave up on a lost host)."""
+    from mpi_lab.mpi.watchdog import launcher_parent
+
+    parent = launcher_parent()
+    if parent is not None:
+        lifeline.exit_with(parent, f"Error: {where(rank)}: the MPI launcher is gone; ending")
+
+
 def _fail_together(comm: Any, verdict: tuple[int, str] | None) -> None:
     """Rank 0's verdict on the configuration, shared with every rank."""
     verdict = comm.bcast(verdict, root=ROOT)
@@ -107,6 +116,7 @@ def run(
         "multiple" if schedule == "dynamic" else "funneled"
     )
     rank, size = comm.Get_rank(), comm.Get_size()
+    _follow_launcher(rank)
     started = time.perf_counter()
 
     items: list[Any] = []
