@@ -1,0 +1,65 @@
+"""Per-collective costs of mpi_lab's coordinator, measured under mpiexec.
+
+    mpiexec -n N python benchmarks/mpi_overheads.py
+
+Times (median of repeats, on rank 0) the steps a run adds on top of the computation: the bcast
+of the plan verdict, the scatter of π blocks, the allgather of outcomes, the gather of π counts,
+and the Gatherv of the default-size fractal (4000 x 3000 int32 = 48 MB). Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+import numpy as np
+from mpi4py import MPI
+
+from mpi_lab.jobs import PiJob
+from mpi_lab.mpi import schedules
+from mpi_lab.mpi.coordinator import Outcome
+from mpi_lab.runner import RankReport
+
+REPEATS = 15
+
+
+def timed(comm: MPI.Comm, step) -> float:
+    """Median seconds of ``step`` over the repeats, the slowest rank's (a collective ends when
+    its last rank does)."""
+    samples = []
+    for _ in range(REPEATS):
+        comm.Barrier()
+        started = time.perf_counter()
+        step()
+        samples.append(time.perf_counter() - started)
+    return max(comm.allgather(statistics.median(samples)))
+
+
+def main() -> None:
+    comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    blocks = PiJob().plan()
+    shares = schedules.split(blocks, size, "block") if rank == 0 else None
+    outcome = Outcome(RankReport(rank, "host", 10, 1.0), elements=0)
+    rows = 4000 // size + (1 if rank < 4000 % size else 0)
+    part = np.zeros((rows, 3000), dtype=np.int32)
+    counts = comm.allgather(part.size)
+    received = np.empty(sum(counts), dtype=np.int32) if rank == 0 else None
+    result = {
+        "ranks": size,
+        "bcast_verdict_s": timed(comm, lambda: comm.bcast(None, root=0)),
+        "scatter_pi_blocks_s": timed(comm, lambda: comm.scatter(shares, root=0)),
+        "allgather_outcomes_s": timed(comm, lambda: comm.allgather(outcome)),
+        "gather_pi_counts_s": timed(comm, lambda: comm.gather(123456, root=0)),
+        "gatherv_fractal_48MB_s": timed(
+            comm, lambda: comm.Gatherv(part.ravel(), (received, counts) if rank == 0 else None,
+                                       root=0)
+        ),
+    }
+    if rank == 0:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
