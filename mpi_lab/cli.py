@@ -119,6 +119,86 @@ def fractal(height: int, width: int, maxiter: int, kernel: str, output: str | No
     _run(job, run, output=output)
 
 
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected whole numbers separated by commas") from None
+    if not values or min(values) < 1:
+        raise click.BadParameter(f"{text!r}: expected numbers of at least 1")
+    return values
+
+
+def _name_list(choices: tuple[str, ...]) -> Any:
+    def convert(ctx: click.Context, param: click.Parameter, text: str | None) -> Any:
+        if text is None:
+            return None
+        names = tuple(part.strip() for part in text.split(",") if part.strip())
+        unknown = [name for name in names if name not in choices]
+        if unknown or not names:
+            raise click.BadParameter(f"{text!r}: choose from {', '.join(choices)}")
+        return names
+
+    return convert
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="A small matrix (under a minute on 2 cores).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Write results.json, results.csv, results.md and speedup.png here.")
+@click.option("--workloads", callback=_name_list(("pi", "fractal")), default=None,
+              help="Comma-separated subset of: pi, fractal.")
+@click.option("--backends", "backend_names", callback=_name_list(backends.NAMES), default=None,
+              help="Comma-separated backends (default: all; unavailable ones are listed as skipped).")
+@click.option("--workers", "workers_text", default=None, help="Worker counts, e.g. 1,2,4.")
+@click.option("--ranks", "ranks_text", default=None, help="MPI rank counts, e.g. 2,4.")
+@click.option("--repeats", type=click.IntRange(min=1), default=None,
+              help="Runs per point; the median is kept.")
+def bench(quick: bool, out: str | None, workloads: Any, backend_names: Any,
+          workers_text: str | None, ranks_text: str | None, repeats: int | None) -> None:
+    """Measure every model: time, speed-up and efficiency against serial, per point.
+
+    Each point runs in a fresh process (under mpiexec for several ranks), repeated, median
+    kept; each answer is checked against serial's.
+    """
+    import dataclasses
+
+    from mpi_lab import bench as lab_bench
+
+    settings = lab_bench.Settings.quick() if quick else lab_bench.Settings()
+    changes: dict[str, Any] = {}
+    if workloads:
+        changes["workloads"] = workloads
+    if backend_names:
+        changes["backends"] = backend_names
+    if workers_text:
+        changes["workers"] = _int_list(workers_text)
+    if ranks_text:
+        changes["ranks"] = _int_list(ranks_text)
+    if repeats:
+        changes["repeats"] = repeats
+    settings = dataclasses.replace(settings, **changes)
+
+    def progress(points: Any) -> Any:
+        def show(point: Any) -> str:
+            if point is None:
+                return ""
+            return f"{point.workload} {point.backend} x{point.workers} on {point.ranks} rank(s)"
+
+        bar = click.progressbar(points, label="bench", item_show_func=show, file=sys.stderr)
+        with bar as shown:
+            yield from shown
+
+    report = lab_bench.run(settings, progress)
+    context = report["context"]
+    click.echo(f"Python {context['python']} (GIL {'on' if context['gil'] else 'off'}), "
+               f"{context['cpus']} CPUs, MPI: {context['mpi']}, {context['date']}")
+    click.echo("\n".join(lab_bench.table(report)))
+    if out is not None:
+        for path in lab_bench.write(report, Path(out)):
+            click.echo(f"wrote {path}")
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def info(as_json: bool) -> None:

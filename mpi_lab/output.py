@@ -34,7 +34,7 @@ def check_output_path(path: str) -> Path:
 
 
 @contextlib.contextmanager
-def _atomic(target: Path) -> Iterator[Path]:
+def atomic_path(target: Path) -> Iterator[Path]:
     """A temporary file beside ``target`` that replaces it only if writing succeeds."""
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
     os.close(fd)
@@ -49,7 +49,7 @@ def _atomic(target: Path) -> Iterator[Path]:
 def save(pixels: Any, path: str | Path) -> Path:
     """Write the int32 fractal to ``path`` (.npy array or .png image), all or nothing."""
     target = Path(path)
-    with _atomic(target) as temp:
+    with atomic_path(target) as temp:
         if target.suffix.lower() == ".png":
             from mpi_lab import render
 

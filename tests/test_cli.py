@@ -132,6 +132,29 @@ def test_failed_run_leaves_no_output_file(capsys, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_failed_run_leaves_no_png(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setenv("MPI_LAB_FAULT", "raise")
+    code, _, _ = run_cli(capsys, "fractal", "--height", "10", "--width", "10",
+                         "--output", str(tmp_path / "f.png"))
+    assert code == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_png_render_leaves_no_partial_file(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from mpi_lab import output, render
+
+    def broken(pixels, path):
+        path.write_bytes(b"\x89PNG partial")
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(render, "save_png", broken)
+    with pytest.raises(RuntimeError, match="renderer crashed"):
+        output.save(np.zeros((2, 2), np.int32), tmp_path / "f.png")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
     from mpi_lab import output
 

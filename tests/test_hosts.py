@@ -125,7 +125,9 @@ def finish(proc: subprocess.Popen, since: float) -> tuple[str, float]:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise
-    return out + err, time.monotonic() - since
+    seconds = time.monotonic() - since
+    print(f"job ended {seconds:.2f} s after the fault, exit {proc.returncode}")
+    return out + err, seconds
 
 
 @pytest.mark.parametrize("cluster", [2], indirect=True, ids=["2hosts"])
@@ -139,7 +141,9 @@ def test_sigkill_of_a_remote_rank_ends_the_job(cluster: int):
     said, seconds = finish(proc, time.monotonic())
     assert proc.returncode != 0
     assert seconds < FAULT_BOUND
-    assert "signal 9" in said or "killed" in said.lower()
+    # Either prterun reports the killed rank, or a peer reports the lost connection first.
+    assert any(words in said.lower() for words in
+               ("signal 9", "killed", "unexpectedly disconnected", "socket closed")), said
     assert wait_hosts_idle(cluster) == {}
 
 

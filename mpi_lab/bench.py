@@ -1,0 +1,229 @@
+"""The benchmark matrix: workload x backend x workers (x MPI ranks), each point a fresh process.
+
+Every point runs ``python -m mpi_lab WORKLOAD ... --json`` (under ``mpiexec -n R`` for R > 1
+ranks) ``repeats`` times and keeps the median of the reported ``seconds`` (compute time, from
+plan to result). Speed-up and parallel efficiency are against the ``serial`` run of the same
+session, and every point's answer is checked against it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mpi_lab import backends
+
+WORKLOADS = ("pi", "fractal")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a bench session measures."""
+
+    workloads: tuple[str, ...] = WORKLOADS
+    backends: tuple[str, ...] = backends.NAMES
+    workers: tuple[int, ...] = (1, 2)
+    ranks: tuple[int, ...] = (2, 4)
+    repeats: int = 3
+    trials: int = 10_000_000
+    size: tuple[int, int] = (4000, 3000)
+    timeout: float = 600.0
+
+    @classmethod
+    def quick(cls) -> Settings:
+        """A small matrix: under a minute on 2 cores."""
+        return cls(ranks=(2,), repeats=2, trials=1_000_000, size=(1000, 750), timeout=120.0)
+
+    def workload_args(self, workload: str) -> list[str]:
+        if workload == "pi":
+            return ["pi", "--trials", str(self.trials), "--kernel", "python"]
+        height, width = self.size
+        return ["fractal", "--height", str(height), "--width", str(width), "--kernel", "numpy"]
+
+
+@dataclass(frozen=True)
+class Point:
+    workload: str
+    backend: str
+    workers: int
+    ranks: int = 1
+
+
+@dataclass
+class Measurement:
+    """One point's outcome: its median time, or why it was skipped or failed."""
+
+    workload: str
+    backend: str
+    workers: int
+    ranks: int
+    status: str  # ok | skipped | failed
+    seconds: float | None = None
+    samples: list[float] = field(default_factory=list)
+    speedup: float | None = None
+    efficiency: float | None = None
+    answer: str | None = None  # hits or sha256, compared with serial
+    reason: str = ""
+
+
+def plan(settings: Settings) -> tuple[list[Point], list[Measurement]]:
+    """The points to run, and those skipped with their reason (never dropped silently)."""
+    points: list[Point] = []
+    skipped: list[Measurement] = []
+    for workload in settings.workloads:
+        kernel = "python" if workload == "pi" else "numpy"
+        points.append(Point(workload, "serial", 1))
+        for name in settings.backends:
+            if name == "serial":
+                continue
+            cls = backends.backend_class(name)
+            status = cls.availability()
+            reason = status.reason if not status.available else (
+                "NumPy kernel cannot run in subinterpreters" if kernel == "numpy"
+                and not cls.runs_numpy else ""
+            )
+            for workers in settings.workers:
+                if reason:
+                    skipped.append(Measurement(workload, name, workers, 1, "skipped", reason=reason))
+                else:
+                    points.append(Point(workload, name, workers))
+        # Across ranks: the auto backend with one worker per rank, so ranks are the parallelism.
+        points.extend(Point(workload, "auto", 1, ranks) for ranks in settings.ranks)
+    return points, skipped
+
+
+def command(settings: Settings, point: Point) -> tuple[list[str], dict[str, str]]:
+    args = [*settings.workload_args(point.workload), "--backend", point.backend,
+            "--workers", str(point.workers), "--json"]
+    env = {**os.environ}
+    env.pop("MPI_LAB_FAULT", None)
+    if point.ranks == 1:
+        return [sys.executable, "-m", "mpi_lab", *args, "--no-mpi"], env
+    from mpi_lab.mpi import launcher
+
+    env.update(launcher.launcher_env(point.ranks))
+    return launcher.command(point.ranks, args), env
+
+
+def measure(settings: Settings, point: Point) -> Measurement:
+    """Run ``point`` ``repeats`` times in fresh processes; keep the median seconds."""
+    cmd, env = command(settings, point)
+    samples, answers = [], set()
+    for _ in range(settings.repeats):
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                                  timeout=settings.timeout)
+        except subprocess.TimeoutExpired:
+            return Measurement(**asdict(point), status="failed",
+                               reason=f"timed out after {settings.timeout:g} s")
+        if done.returncode != 0:
+            lines = (done.stderr.strip() or f"exit {done.returncode}").splitlines()
+            return Measurement(**asdict(point), status="failed", reason=lines[-1])
+        fields = json.loads(done.stdout)
+        samples.append(fields["seconds"])
+        answers.add(str(fields.get("hits", fields.get("sha256"))))
+        backend = fields["backend"]
+    result = Measurement(
+        point.workload, backend if point.backend == "auto" else point.backend, point.workers,
+        point.ranks, "ok", seconds=statistics.median(samples), samples=samples,
+        answer=answers.pop() if len(answers) == 1 else "differs between repeats",
+    )
+    return result
+
+
+def compare(results: list[Measurement]) -> None:
+    """Speed-up and efficiency against serial; a point whose answer differs is a failure."""
+    baseline = {r.workload: r for r in results if r.backend == "serial" and r.status == "ok"}
+    for result in results:
+        base = baseline.get(result.workload)
+        if result.status != "ok" or base is None or not result.seconds:
+            continue
+        if result.answer != base.answer:
+            result.status = "failed"
+            result.reason = f"answer {result.answer} differs from serial's {base.answer}"
+            continue
+        result.speedup = base.seconds / result.seconds
+        result.efficiency = result.speedup / (result.workers * result.ranks)
+
+
+def context() -> dict[str, Any]:
+    from mpi_lab import info
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "gil": backends.gil_enabled(),
+        "mpi": info.mpi_library_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "platform": platform.platform(),
+    }
+
+
+def run(settings: Settings, progress: Callable[[Sequence[Point]], Any] | None = None,
+        ) -> dict[str, Any]:
+    """Measure the whole matrix; ``progress`` wraps the points (a progress bar)."""
+    points, skipped = plan(settings)
+    iterator: Iterator[Point] | Any = progress(points) if progress else iter(points)
+    results = [measure(settings, point) for point in iterator]
+    compare(results)
+    return {
+        "context": context(),
+        "settings": {**asdict(settings), "size": list(settings.size)},
+        "results": [asdict(r) for r in results + skipped],
+    }
+
+
+CSV_FIELDS = ("workload", "backend", "workers", "ranks", "status", "seconds", "speedup",
+              "efficiency", "answer", "reason")
+
+
+def table(report: dict[str, Any]) -> list[str]:
+    """The results as a Markdown table (also readable as plain text)."""
+    lines = ["| workload | backend | workers | ranks | seconds | speed-up | efficiency | note |",
+             "|---|---|---:|---:|---:|---:|---:|---|"]
+    for r in report["results"]:
+        if r["status"] == "ok":
+            lines.append(
+                f"| {r['workload']} | {r['backend']} | {r['workers']} | {r['ranks']} "
+                f"| {r['seconds']:.3f} | {r['speedup']:.2f}× | {r['efficiency']:.0%} | |"
+            )
+        else:
+            lines.append(f"| {r['workload']} | {r['backend']} | {r['workers']} | {r['ranks']} "
+                         f"| | | | {r['status']}: {r['reason']} |")
+    return lines
+
+
+def write(report: dict[str, Any], out: Path) -> list[Path]:
+    """results.json, results.csv, results.md and speedup.png in ``out``, each atomically."""
+    from mpi_lab.output import atomic_path
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with atomic_path(out / "results.json") as temp:
+        temp.write_text(json.dumps(report, indent=2) + "\n")
+    written.append(out / "results.json")
+    with atomic_path(out / "results.csv") as temp, temp.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(report["results"])
+    written.append(out / "results.csv")
+    with atomic_path(out / "results.md") as temp:
+        temp.write_text("\n".join(table(report)) + "\n")
+    written.append(out / "results.md")
+    from mpi_lab import render
+
+    with atomic_path(out / "speedup.png") as temp:
+        render.save_speedup(report, temp)
+    written.append(out / "speedup.png")
+    return written

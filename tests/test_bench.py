@@ -1,0 +1,100 @@
+"""``bench``: the matrix, its files (JSON, CSV, PNG), and the comparison with serial."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mpi_lab import bench
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run([sys.executable, "-m", "mpi_lab", "bench", "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=240)
+    return done, out
+
+
+def test_quick_bench_writes_every_file(quick_run):
+    done, out = quick_run
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "results.csv", "results.json", "results.md", "speedup.png"]
+    assert "| pi | serial | 1 | 1 |" in done.stdout
+
+
+def test_quick_bench_json_schema(quick_run):
+    _, out = quick_run
+    report = json.loads((out / "results.json").read_text())
+    assert {"date", "python", "gil", "mpi", "cpus"} <= report["context"].keys()
+    assert report["settings"]["repeats"] >= 1
+    statuses = {r["status"] for r in report["results"]}
+    assert statuses <= {"ok", "skipped"}, [r for r in report["results"] if r["status"] == "failed"]
+    for result in report["results"]:
+        assert set(bench.CSV_FIELDS) <= result.keys()
+        if result["status"] == "ok":
+            assert result["seconds"] > 0 and result["speedup"] > 0
+            assert result["efficiency"] == pytest.approx(
+                result["speedup"] / (result["workers"] * result["ranks"]))
+            assert len(result["samples"]) == report["settings"]["repeats"]
+        else:
+            assert result["reason"]
+    serial = [r for r in report["results"] if r["backend"] == "serial"]
+    assert {r["workload"] for r in serial} == {"pi", "fractal"}
+    assert any(r["ranks"] > 1 and r["status"] == "ok" for r in report["results"])
+
+
+def test_quick_bench_csv_rows_match_json(quick_run):
+    _, out = quick_run
+    report = json.loads((out / "results.json").read_text())
+    with (out / "results.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == len(report["results"])
+    for row, result in zip(rows, report["results"]):
+        assert (row["workload"], row["backend"], row["status"]) == (
+            result["workload"], result["backend"], result["status"])
+        assert int(row["workers"]) == result["workers"] and int(row["ranks"]) == result["ranks"]
+        if result["seconds"] is not None:
+            assert float(row["seconds"]) == pytest.approx(result["seconds"])
+
+
+def test_speedup_png_decodes_with_its_size(quick_run):
+    pytest.importorskip("matplotlib")
+    from matplotlib import image
+
+    _, out = quick_run
+    pixels = image.imread(out / "speedup.png")
+    assert pixels.shape[:2] == (420, 1100)  # 2 panels of 5.5 x 4.2 inches at 100 dpi
+
+
+def test_unavailable_or_unfit_backends_are_listed_as_skipped(monkeypatch):
+    from mpi_lab.backends._base import Availability
+    from mpi_lab.backends.threads import ThreadsBackend
+
+    monkeypatch.setattr(ThreadsBackend, "availability",
+                        classmethod(lambda cls: Availability(False, "switched off in a test")))
+    points, skipped = bench.plan(bench.Settings(workloads=("pi", "fractal"), ranks=(2,)))
+    assert bench.Point("pi", "threads", 1) not in points
+    reasons = {(s.workload, s.backend): s.reason for s in skipped}
+    assert reasons[("pi", "threads")] == "switched off in a test"
+    assert "subinterpreters" in reasons[("fractal", "interpreter-pool")]
+    assert bench.Point("pi", "auto", 1, 2) in points
+
+
+def test_answer_differing_from_serial_fails_the_point():
+    results = [
+        bench.Measurement("pi", "serial", 1, 1, "ok", seconds=2.0, answer="100"),
+        bench.Measurement("pi", "threads", 2, 1, "ok", seconds=1.0, answer="100"),
+        bench.Measurement("pi", "asyncio", 2, 1, "ok", seconds=1.0, answer="99"),
+    ]
+    bench.compare(results)
+    assert results[1].speedup == 2.0 and results[1].efficiency == 1.0
+    assert results[2].status == "failed" and "differs from serial" in results[2].reason
