@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -47,8 +46,9 @@ def common_options(func: Any) -> Any:
             help="Workers per rank; auto = cores of the node / ranks on the node.",
         ),
         click.option(
-            "--schedule", type=click.Choice(SCHEDULES), default="block", show_default=True,
-            help="How rank 0 splits items across MPI ranks (no effect without MPI).",
+            "--schedule", type=click.Choice(SCHEDULES), default=None,
+            help="How rank 0 splits items across MPI ranks (no effect without MPI)"
+            " [default: block for pi; cyclic for fractal, whose rows differ in cost].",
         ),
         click.option(
             "--start-method", type=click.Choice(START_METHODS), default=None,
@@ -195,6 +195,8 @@ def bench(quick: bool, out: str | None, workloads: Any, backend_names: Any,
                f"{context['cpus']} CPUs, MPI: {context['mpi']}, {context['date']}")
     click.echo("\n".join(lab_bench.table(report)))
     if out is not None:
+        from pathlib import Path
+
         for path in lab_bench.write(report, Path(out)):
             click.echo(f"wrote {path}")
 
@@ -208,6 +210,8 @@ def info(as_json: bool) -> None:
 
     details = lab_info.collect()
     if as_json:
+        import json
+
         click.echo(json.dumps(details))
     else:
         click.echo("\n".join(info_lines(details)))
@@ -223,7 +227,10 @@ def _run(job: Any, run: dict[str, Any], output: str | None = None) -> None:
             check_start_method(run["start_method"])
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
-    options = {"start_method": run["start_method"], "schedule": run["schedule"]}
+    options = {
+        "start_method": run["start_method"],
+        "schedule": run["schedule"] or job.default_schedule,
+    }
 
     def check() -> None:
         if output is not None:
@@ -231,9 +238,12 @@ def _run(job: Any, run: dict[str, Any], output: str | None = None) -> None:
 
             check_output_path(output)
 
-    from mpi_lab.mpi.watchdog import deadline
+    guard: Any = contextlib.nullcontext()
+    if run["deadline"] is not None:
+        from mpi_lab.mpi.watchdog import deadline
 
-    with deadline(run["deadline"]):
+        guard = deadline(run["deadline"])
+    with guard:
         if use_mpi(run["mpi"]):
             from mpi_lab.mpi import coordinator
 
@@ -254,11 +264,15 @@ def _run(job: Any, run: dict[str, Any], output: str | None = None) -> None:
     if done := os.environ.get(DONE_FILE_ENV):
         # For supervisors (scripts/hosts): proof that rank 0 finished, since mpiexec itself can
         # exit 0 after losing a host.
+        from pathlib import Path
+
         Path(done).touch()
 
 
 def _print(report: Any, as_json: bool) -> None:
     if as_json:
+        import json
+
         click.echo(json.dumps(report.to_dict()))
     else:
         from mpi_lab.textout import report_lines

@@ -7,7 +7,6 @@ the ``kernel`` to map over them, ``merge`` one rank's partial results into its p
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +37,7 @@ class PiJob:
     block_size: int = pi.DEFAULT_BLOCK_SIZE
 
     workload = "pi"
+    default_schedule = "block"  # blocks cost the same: contiguous shares are balanced
     # Per-rank parts are hit counts: small Python ints, gathered by pickle.
     part_is_buffer = False
 
@@ -55,7 +55,9 @@ class PiJob:
     def kernel_fn(self) -> Callable[[Any], Any]:
         return pi.KERNELS[self.kernel]
 
-    def merge(self, items: Sequence[pi.PiBlock], partials: Sequence[int]) -> int:
+    def merge(
+        self, items: Sequence[pi.PiBlock], partials: Sequence[int], *, contiguous: bool = True
+    ) -> int:
         return sum(partials)
 
     def combine(self, shares: Sequence[Sequence[pi.PiBlock]], parts: Sequence[int]) -> PiAnswer:
@@ -92,6 +94,7 @@ class FractalJob:
     band_rows: int | None = None
 
     workload = "fractal"
+    default_schedule = "cyclic"  # rows near the set cost more: deal them out
     # Per-rank parts are int32 rows: gathered as buffers (Gatherv), not pickles.
     part_is_buffer = True
 
@@ -118,8 +121,12 @@ class FractalJob:
     def kernel_fn(self) -> Callable[[Any], Any]:
         return fractal.KERNELS[self.kernel]
 
-    def merge(self, items: Sequence[fractal.RowBand], partials: Sequence[Any]) -> Any:
-        return fractal.stack_bands(items, partials)
+    def merge(
+        self, items: Sequence[fractal.RowBand], partials: Sequence[Any], *, contiguous: bool = True
+    ) -> Any:
+        """The rank's rows as one int32 buffer (for Gatherv), or, in a run without MPI, the
+        bands' own arrays: stacking them would copy 48 MB only to copy it again."""
+        return fractal.stack_bands(items, partials) if contiguous else list(partials)
 
     def combine(
         self, shares: Sequence[Sequence[fractal.RowBand]], parts: Sequence[Any]
@@ -142,6 +149,8 @@ class FractalAnswer:
     pixels: Any = field(repr=False)  # int32 (height, width) NumPy array
 
     def fields(self) -> dict[str, Any]:
+        import hashlib
+
         return {
             "checksum": int(self.pixels.sum(dtype="int64")),
             "sha256": hashlib.sha256(self.pixels.tobytes(order="C")).hexdigest(),

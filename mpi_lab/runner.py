@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -100,8 +98,13 @@ def map_items(pool: Any, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
         return pool.map(kernel, items)
     except KernelFailed as exc:
         raise WorkerError(f"worker failed on {exc}") from exc
-    except BrokenProcessPool as exc:
-        raise WorkerError(f"a worker process died: {exc}") from exc
+    except Exception as exc:
+        # Imported here: concurrent.futures costs start-up time that serial runs do not need.
+        from concurrent.futures import BrokenExecutor
+
+        if isinstance(exc, BrokenExecutor):  # e.g. BrokenProcessPool: a worker process died
+            raise WorkerError(f"a worker process died: {exc}") from exc
+        raise
 
 
 def rank_kernel(job: Job, rank: int = 0) -> Kernel:
@@ -117,13 +120,15 @@ def run_share(
     *,
     start_method: str | None = None,
     rank: int = 0,
+    contiguous: bool = True,
 ) -> tuple[Any, RankReport]:
-    """Map the kernel over this rank's items with its backend; merge into the rank's part."""
+    """Map the kernel over this rank's items with its backend; merge into the rank's part
+    (``contiguous``: as one buffer, to send to rank 0)."""
     started = time.perf_counter()
     with rank_pool(backend, workers, start_method) as pool:
         partials = map_items(pool, rank_kernel(job, rank), items)
-    part = job.merge(items, partials)
-    return part, RankReport(rank, socket.gethostname(), len(items), time.perf_counter() - started)
+    part = job.merge(items, partials, contiguous=contiguous)
+    return part, RankReport(rank, os.uname().nodename, len(items), time.perf_counter() - started)
 
 
 def run_local(
@@ -135,11 +140,13 @@ def run_local(
     schedule: str = "block",
 ) -> Report:
     """Run ``job`` in this process with one backend; ``workers=None`` means one per core."""
-    choice = backends.resolve(backend, job.kernel)
     count = local_cores() if workers is None else workers
+    choice = backends.resolve(backend, job.kernel, count)
     started = time.perf_counter()
     items = job.plan()
-    part, rank = run_share(job, items, choice.name, count, start_method=start_method)
+    part, rank = run_share(
+        job, items, choice.name, count, start_method=start_method, contiguous=False
+    )
     answer = job.combine([items], [part])
     return Report.finished(
         job, answer, choice, workers=count, schedule=schedule, started=started, per_rank=[rank]

@@ -65,7 +65,9 @@ def no_leftovers() -> Iterator[None]:
     yield
     children = [p for p in multiprocessing.active_children() if p.name != "ForkServerProcess"]
     assert not children, f"child processes left running: {children}"
-    new_threads = [t for t in threading.enumerate() if t not in threads and t.is_alive()]
+    # The rank's launcher watch lives as long as the process, by design (mpi_lab.lifeline).
+    new_threads = [t for t in threading.enumerate()
+                   if t not in threads and t.is_alive() and t.name != "mpi_lab-lifeline"]
     for thread in new_threads:  # give exiting daemon threads a moment
         thread.join(timeout=5)
     assert not [t for t in new_threads if t.is_alive()], f"threads left running: {new_threads}"

@@ -22,9 +22,13 @@ FAULT_BOUND = 15.0  # seconds from the fault to the end of the job (the issue al
 pytestmark = pytest.mark.timeout(240)
 
 
-def hosts(*args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+# scripts/hosts runs the ranks with this environment's Python (.venv or .venv-3.11).
+HOSTS_ENV = {**os.environ, "VENV": sys.prefix}
+
+
+def hosts(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([HOSTS, *args], capture_output=True, text=True, timeout=timeout,
-                          **kwargs)
+                          env=HOSTS_ENV)
 
 
 def _can_make_hosts() -> str:
@@ -97,7 +101,7 @@ def test_fractal_same_digest_as_one_host(cluster: int):
 
 
 def start_job(*args: str, fault: str) -> subprocess.Popen:
-    env = {**os.environ, "MPI_LAB_FAULT": fault}
+    env = {**HOSTS_ENV, "MPI_LAB_FAULT": fault}
     return subprocess.Popen([HOSTS, "run", "--", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
 

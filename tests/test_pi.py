@@ -75,3 +75,9 @@ def test_auto_picks_a_working_backend_for_each_kernel():
         assert choice.why
         if kernel == "numpy":
             assert backends.backend_class(choice.name).runs_numpy
+
+
+def test_auto_with_one_worker_runs_serially():
+    assert backends.resolve("auto", "python", 1).name == "serial"
+    assert backends.resolve("auto", "numpy", 1).name == "serial"
+    assert backends.resolve("auto", "python", 2).name != "serial"

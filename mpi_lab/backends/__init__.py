@@ -1,15 +1,29 @@
-"""The local parallel models, one module each, behind one interface (``Backend``)."""
+"""The local parallel models, one module each, behind one interface (``Backend``).
+
+Kept light on purpose: the CLI imports it for the backend names, and ``--help`` must stay fast,
+so the shared machinery (``_base``) and each backend load only when used.
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from mpi_lab.backends._base import Availability, Backend, Guarded
 from mpi_lab.errors import BackendUnavailable, ConfigError
 
+if TYPE_CHECKING:
+    from mpi_lab.backends._base import Availability, Backend
+
 __all__ = ["NAMES", "Availability", "Backend", "Guarded", "availability", "create", "resolve"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Availability", "Backend", "Guarded"):
+        from mpi_lab.backends import _base
+
+        return getattr(_base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # name -> (module, class); modules load only when a backend is used.
 _REGISTRY = {
@@ -45,16 +59,16 @@ def gil_enabled() -> bool:
     return True if check is None else bool(check())
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """The backend a run uses, and why when it was chosen by ``auto``."""
 
     name: str
     why: str = ""
 
 
-def resolve(name: str, kernel: str) -> Choice:
-    """Turn ``auto`` into the best backend here for ``kernel``; check any other choice."""
+def resolve(name: str, kernel: str, workers: int | None = None) -> Choice:
+    """Turn ``auto`` into the best backend here for ``kernel`` and ``workers``; check any other
+    choice."""
     if name != "auto":
         cls = backend_class(name)
         status = cls.availability()
@@ -66,6 +80,8 @@ def resolve(name: str, kernel: str) -> Choice:
                 " use --kernel python"
             )
         return Choice(name)
+    if workers == 1:
+        return Choice("serial", "one worker: a pool would only add start-up")
     if not gil_enabled():
         return Choice("thread-pool", "free-threaded build: threads run Python in parallel")
     if kernel == "numpy":

@@ -5,7 +5,8 @@ from __future__ import annotations
 from concurrent.futures import Executor
 
 from mpi_lab.backends import _subinterpreters
-from mpi_lab.backends._base import Availability, ExecutorBackend
+from mpi_lab.backends._base import Availability
+from mpi_lab.backends._executor import ExecutorBackend
 
 
 class InterpreterPoolBackend(ExecutorBackend):

@@ -7,7 +7,7 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 from mpi_lab import lifeline
-from mpi_lab.backends._base import ExecutorBackend
+from mpi_lab.backends._executor import ExecutorBackend
 
 START_METHODS = ("spawn", "fork", "forkserver")
 

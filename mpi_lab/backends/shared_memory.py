@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from multiprocessing import resource_tracker, shared_memory
 from typing import Any
 
-from mpi_lab.backends._base import Kernel, collect
+from mpi_lab.backends._base import Kernel
+from mpi_lab.backends._executor import collect
 from mpi_lab.backends.process_pool import ProcessPoolBackend
 
 NAME_PREFIX = "mpi_lab_"

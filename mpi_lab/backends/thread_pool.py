@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import Executor, ThreadPoolExecutor
 
-from mpi_lab.backends._base import ExecutorBackend
+from mpi_lab.backends._executor import ExecutorBackend
 
 
 class ThreadPoolBackend(ExecutorBackend):

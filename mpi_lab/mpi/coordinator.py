@@ -9,8 +9,8 @@ every rank learns of any failure at the same point and all exit with the same co
 
 from __future__ import annotations
 
+import functools
 import os
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ from mpi_lab import backends, lifeline
 from mpi_lab.errors import ConfigError, LabError
 from mpi_lab.jobs import Job
 from mpi_lab.mpi import comm as mpi_comm
-from mpi_lab.mpi import dynamic, schedules
+from mpi_lab.mpi import launch, schedules
 from mpi_lab.runner import RankReport, Report, local_cores, run_share
 
 ROOT = 0
@@ -74,11 +74,10 @@ def auto_workers(comm: Any) -> int:
     return max(1, min((os.cpu_count() or 1) // local_ranks, local_cores()))
 
 
+@functools.cache  # one watcher per process, however many runs it makes
 def _follow_launcher(rank: int) -> None:
     """End this rank if its launcher daemon dies (e.g. mpiexec gave up on a lost host)."""
-    from mpi_lab.mpi.watchdog import launcher_parent
-
-    parent = launcher_parent()
+    parent = launch.launcher_parent()
     if parent is not None:
         lifeline.exit_with(parent, f"Error: {where(rank)}: the MPI launcher is gone; ending")
 
@@ -119,6 +118,8 @@ def run(
     _follow_launcher(rank)
     started = time.perf_counter()
 
+    count = workers if workers is not None else auto_workers(comm)
+    most_workers = comm.allreduce(count, op=_max())
     items: list[Any] = []
     choice = None
     verdict = None
@@ -127,14 +128,15 @@ def run(
             if check is not None:
                 check()
             items = job.plan()
-            choice = backends.resolve(backend, job.kernel)
+            choice = backends.resolve(backend, job.kernel, most_workers)
         except LabError as exc:
             verdict = (exc.exit_code, str(exc))
     _fail_together(comm, verdict)
     choice = comm.bcast(choice, root=ROOT)
-    count = workers if workers is not None else auto_workers(comm)
 
     if schedule == "dynamic":
+        from mpi_lab.mpi import dynamic
+
         outcome, part = dynamic.run_share(comm, job, items, choice.name, count, start_method)
         shares = None
     else:
@@ -161,8 +163,14 @@ def run(
     )
 
 
+def _max() -> Any:
+    from mpi4py import MPI
+
+    return MPI.MAX
+
+
 def where(rank: int) -> str:
-    return f"rank {rank} on host {socket.gethostname()}"
+    return f"rank {rank} on host {os.uname().nodename}"
 
 
 def envelope(rank: int, error: LabError) -> tuple[int, str]:

@@ -7,7 +7,7 @@ needs ``MPI_THREAD_MULTIPLE``; the helper polls with short sleeps rather than bl
 
 from __future__ import annotations
 
-import socket
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -109,5 +109,5 @@ def run_share(
     if error is not None:
         return Outcome(None, error), None
     part = job.merge(mine, partials)
-    report = RankReport(rank, socket.gethostname(), len(mine), time.perf_counter() - started)
+    report = RankReport(rank, os.uname().nodename, len(mine), time.perf_counter() - started)
     return Outcome(report, elements=_elements(job, part), items=mine), part

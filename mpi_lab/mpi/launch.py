@@ -40,3 +40,17 @@ def env_rank() -> int:
         if value.isdigit():
             return int(value)
     return 0
+
+
+# Launcher daemons that start ranks: the parent of a rank under mpiexec/mpirun.
+LAUNCHER_DAEMONS = ("prterun", "prted", "mpiexec", "mpirun", "orted", "hydra_pmi_proxy")
+
+
+def launcher_parent() -> int | None:
+    """This rank's parent if it is an MPI launcher daemon (never, say, a shell or slurmstepd)."""
+    parent = os.getppid()
+    try:
+        with open(f"/proc/{parent}/comm") as name:
+            return parent if name.read().strip() in LAUNCHER_DAEMONS else None
+    except OSError:
+        return None

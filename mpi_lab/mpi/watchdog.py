@@ -10,31 +10,17 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import sys
 import threading
 import time
 from collections.abc import Iterator
 
 from mpi_lab.mpi import comm
+from mpi_lab.mpi.launch import launcher_parent
 
 _FORWARD = 0.5  # seconds for the launcher to forward the deadline message
 _GRACE = 5.0  # seconds MPI_Abort gets before the process ends itself
 EXIT_CODE = 1
-
-
-# Launcher daemons that start ranks; the parent of a rank under mpiexec/mpirun.
-LAUNCHER_DAEMONS = ("prterun", "prted", "mpiexec", "mpirun", "orted", "hydra_pmi_proxy")
-
-
-def launcher_parent() -> int | None:
-    """This rank's parent if it is an MPI launcher daemon (never, say, a shell or slurmstepd)."""
-    parent = os.getppid()
-    try:
-        with open(f"/proc/{parent}/comm") as name:
-            return parent if name.read().strip() in LAUNCHER_DAEMONS else None
-    except OSError:
-        return None
 
 
 def _end_job() -> None:
@@ -63,7 +49,7 @@ def _end_job() -> None:
 def _expire(seconds: float) -> None:
     rank = os.environ.get("OMPI_COMM_WORLD_RANK") or os.environ.get("PMI_RANK") or "0"
     sys.stderr.write(
-        f"Error: rank {rank} on host {socket.gethostname()}: deadline of {seconds:g} s passed"
+        f"Error: rank {rank} on host {os.uname().nodename}: deadline of {seconds:g} s passed"
         " before the run finished (a hung or unreachable rank?); ending the job\n"
     )
     sys.stderr.flush()

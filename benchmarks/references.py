@@ -1,0 +1,115 @@
+"""Reference implementations the speed targets are measured against (not mpi_lab code).
+
+    python benchmarks/references.py seed-pi [TRIALS]        the seed's serial loop
+    python benchmarks/references.py seed-fractal             the seed's prepare/run, whole array
+    python benchmarks/references.py pool-pi [TRIALS]         multiprocessing.Pool(2), mpi_lab's blocks
+    python benchmarks/references.py numpy-pi [TRIALS]        a plain NumPy loop over 1M-sample chunks
+    mpiexec -n 3 python -m mpi4py.futures benchmarks/references.py futures-pi [TRIALS]
+                                                             mpi4py.futures, 2 workers, same blocks
+
+Each prints one JSON line: the compute seconds (timed inside the process) and the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sys
+import time
+
+BLOCK = 100_000
+
+
+def seed_pi(trials: int) -> dict:
+    started = time.perf_counter()
+    inside = 0
+    for _ in range(trials):
+        x = random.uniform(-1, 1)
+        y = random.uniform(-1, 1)
+        if x * x + y * y <= 1:
+            inside += 1
+    return {"seconds": time.perf_counter() - started, "estimate": 4.0 * inside / trials}
+
+
+def seed_fractal(height: int = 4000, width: int = 3000, maxiter: int = 20) -> dict:
+    import numpy as np
+
+    started = time.perf_counter()
+    c = np.sum(np.broadcast_arrays(*np.ogrid[-1j : 0j : height * 1j, -1.5 : 0 : width * 1j]),
+               axis=0)
+    fractal = np.zeros_like(c, dtype=np.int32)
+    z = c
+    for i in range(1, maxiter + 1):
+        z = z**2 + c
+        diverge = abs(z) > 2
+        z[diverge] = 2
+        fractal[~diverge] = i
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "checksum": int(fractal.sum()),
+            "sha256": hashlib.sha256(fractal.tobytes()).hexdigest()}
+
+
+def blocks(trials: int) -> list[tuple[int, int]]:
+    return [(k, min(BLOCK, trials - start)) for k, start in enumerate(range(0, trials, BLOCK))]
+
+
+def block_hits(block: tuple[int, int], seed: int = 0) -> int:
+    """mpi_lab's python kernel, written out: the same draws per (seed, block)."""
+    index, trials = block
+    draw = random.Random(seed << 64 | index).random
+    hits = 0
+    for _ in range(trials):
+        x = -1.0 + 2.0 * draw()
+        y = -1.0 + 2.0 * draw()
+        if x * x + y * y <= 1.0:
+            hits += 1
+    return hits
+
+
+def pool_pi(trials: int) -> dict:
+    import multiprocessing
+
+    started = time.perf_counter()
+    with multiprocessing.get_context("forkserver").Pool(2) as pool:
+        hits = sum(pool.map(block_hits, blocks(trials)))
+    return {"seconds": time.perf_counter() - started, "hits": hits}
+
+
+def futures_pi(trials: int) -> dict:
+    from mpi4py.futures import MPIPoolExecutor
+
+    started = time.perf_counter()
+    with MPIPoolExecutor() as pool:
+        hits = sum(pool.map(block_hits, blocks(trials)))
+    return {"seconds": time.perf_counter() - started, "hits": hits}
+
+
+def numpy_pi(trials: int) -> dict:
+    import numpy as np
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(0)
+    hits = 0
+    for start in range(0, trials, 1 << 20):
+        n = min(1 << 20, trials - start)
+        xy = rng.uniform(-1.0, 1.0, size=(2, n))
+        hits += int(np.count_nonzero(xy[0] ** 2 + xy[1] ** 2 <= 1.0))
+    return {"seconds": time.perf_counter() - started, "hits": hits}
+
+
+COMMANDS = {
+    "seed-pi": seed_pi, "pool-pi": pool_pi, "futures-pi": futures_pi, "numpy-pi": numpy_pi,
+}
+
+
+def main(argv: list[str]) -> None:
+    if argv[0] == "seed-fractal":
+        print(json.dumps(seed_fractal()))
+        return
+    trials = int(argv[1]) if len(argv) > 1 else 10_000_000
+    print(json.dumps(COMMANDS[argv[0]](trials)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,177 @@
+"""The speed targets, each a ratio against a baseline measured in the same run.
+
+    .venv/bin/python benchmarks/run.py [--repeats 5] [--out benchmarks/RESULTS.md]
+
+Every measure runs the subject and its baseline alternately, ``repeats`` times each, in fresh
+processes, and takes the median of each; the ratio is of the medians. Compute times are the
+``seconds`` the programs report (timed inside them); "wall" measures time whole commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mpi_lab.mpi import launcher  # noqa: E402
+
+PY = sys.executable
+REFS = str(ROOT / "benchmarks" / "references.py")
+
+
+def lab(*args: str) -> list[str]:
+    return [PY, "-m", "mpi_lab", *args, "--json"]
+
+
+def mpi(ranks: int, cmd: list[str]) -> list[str]:
+    return [launcher.mpiexec_path(), "-n", str(ranks), *cmd]
+
+
+def env_for(ranks: int) -> dict[str, str]:
+    return {**os.environ, **launcher.launcher_env(ranks)}
+
+
+@dataclass
+class Sample:
+    seconds: float  # compute seconds reported, or wall seconds
+    fields: dict
+
+
+def run(cmd: list[str], ranks: int = 1, wall: bool = False) -> Sample:
+    started = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env_for(ranks), timeout=600,
+                          cwd=ROOT)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "{}"
+    try:
+        fields = json.loads(last)
+    except json.JSONDecodeError:
+        fields = {}
+    return Sample(elapsed if wall else fields["seconds"], fields)
+
+
+@dataclass
+class Measure:
+    name: str
+    subject: Callable[[], Sample]
+    baseline: Callable[[], Sample]
+    target: str  # e.g. ">= 2.5" on baseline/subject, or "<= 0.55" on subject/baseline
+    speedup: bool  # True: ratio = baseline / subject; False: ratio = subject / baseline
+    check: Callable[[dict, dict], str] | None = None  # '' if answers agree, else why not
+
+
+def same(key: str) -> Callable[[dict, dict], str]:
+    def check(a: dict, b: dict) -> str:
+        return "" if a.get(key) == b.get(key) else f"{key} differs: {a.get(key)} vs {b.get(key)}"
+
+    return check
+
+
+def measures() -> list[Measure]:
+    one_worker = lab("fractal", "--backend", "serial", "--workers", "1", "--no-mpi")
+    pi_args = ["pi", "--trials", "10000000", "--kernel", "python"]
+    return [
+        Measure("fractal 4000x3000x20, numpy kernel, 1 worker vs the seed's run()",
+                lambda: run(one_worker), lambda: run([PY, REFS, "seed-fractal"]),
+                ">= 2.5", True, same("sha256")),
+        # "2 workers (best backend) or 2 ranks": each candidate has its own row.
+        *(
+            Measure(f"fractal, 2 workers ({backend}) vs own 1 worker",
+                    lambda backend=backend: run(lab("fractal", "--backend", backend,
+                                                    "--workers", "2", "--no-mpi")),
+                    lambda: run(one_worker), "<= 0.55", False, same("sha256"))
+            for backend in ("threads", "thread-pool")
+        ),
+        Measure("fractal, 2 ranks (mpiexec -n 2, 1 worker each) vs own 1 worker",
+                lambda: run(mpi(2, lab("fractal", "--workers", "1")), 2),
+                lambda: run(one_worker), "<= 0.55", False, same("sha256")),
+        Measure("pi 10M python kernel: mpiexec -n 2 vs -n 1 (seconds)",
+                lambda: run(mpi(2, lab(*pi_args)), 2), lambda: run(mpi(1, lab(*pi_args)), 1),
+                ">= 1.9", True, same("hits")),
+        Measure("pi 10M python kernel, wall: mpiexec -n 2 mpi_lab vs multiprocessing.Pool(2)",
+                lambda: run(mpi(2, lab(*pi_args)), 2, wall=True),
+                lambda: run([PY, REFS, "pool-pi"], wall=True), "> 1.0", True, same("hits")),
+        Measure("pi 10M python kernel, wall: mpiexec -n 2 mpi_lab vs mpi4py.futures (2 workers)",
+                lambda: run(mpi(2, lab(*pi_args)), 2, wall=True),
+                lambda: run(mpi(3, [PY, "-m", "mpi4py.futures", REFS, "futures-pi"]), 3,
+                            wall=True),
+                "> 1.0", True, same("hits")),
+        Measure("pi 10M, interpreter-pool 2 workers vs own serial",
+                lambda: run(lab(*pi_args, "--backend", "interpreter-pool", "--workers", "2",
+                                "--no-mpi")),
+                lambda: run(lab(*pi_args, "--backend", "serial", "--workers", "1", "--no-mpi")),
+                ">= 1.85", True, same("hits")),
+        Measure("pi 10M numpy kernel, 1 worker vs a plain NumPy loop (1M chunks)",
+                lambda: run(lab("pi", "--kernel", "numpy", "--backend", "serial", "--workers",
+                                "1", "--no-mpi")),
+                lambda: run([PY, REFS, "numpy-pi"]), "<= 1.2", False),
+        Measure("wall: mpiexec -n 2 mpi_lab pi --trials 1000 vs mpiexec -n 2 python -c 'import numpy'",
+                lambda: run(mpi(2, lab("pi", "--trials", "1000")), 2, wall=True),
+                lambda: run(mpi(2, [PY, "-c", "import numpy"]), 2, wall=True),
+                "<= 2.0", False),
+        Measure("wall: python -m mpi_lab --help vs python -c 'import click'",
+                lambda: run([PY, "-m", "mpi_lab", "--help"], wall=True),
+                lambda: run([PY, "-c", "import click"], wall=True), "<= 1.5", False),
+    ]
+
+
+def meets(ratio: float, target: str) -> bool:
+    op, value = target.split()
+    return {">=": ratio >= float(value), "<=": ratio <= float(value),
+            ">": ratio > float(value)}[op]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", help="run only measures whose name contains this text")
+    parser.add_argument("--out", type=Path, help="also write the Markdown table here")
+    options = parser.parse_args()
+    rows = []
+    for measure in measures():
+        if options.only and options.only not in measure.name:
+            continue
+        subject, baseline, problems = [], [], set()
+        for _ in range(options.repeats):
+            a, b = measure.subject(), measure.baseline()
+            subject.append(a.seconds)
+            baseline.append(b.seconds)
+            if measure.check and (why := measure.check(a.fields, b.fields)):
+                problems.add(why)
+        s, b = statistics.median(subject), statistics.median(baseline)
+        ratio = b / s if measure.speedup else s / b
+        verdict = "met" if meets(ratio, measure.target) and not problems else "NOT met"
+        kind = "speed-up (baseline/subject)" if measure.speedup else "time ratio (subject/baseline)"
+        row = (f"| {measure.name} | {s:.3f} s | {b:.3f} s | {ratio:.2f} ({kind}) "
+               f"| {measure.target} | {verdict}{'; ' + '; '.join(sorted(problems)) if problems else ''} |")
+        print(row, flush=True)
+        rows.append(row)
+    header = [
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"medians of {options.repeats} alternating runs (`{' '.join(sys.argv)}`).",
+        "",
+        "| measure | subject | baseline | ratio | target | verdict |",
+        "|---|---:|---:|---|---|---|",
+    ]
+    if options.out:
+        options.out.write_text("\n".join(header + rows) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
