@@ -48,6 +48,11 @@ class PiJob:
             raise ConfigError(f"seed must be 0 or greater (got {self.seed})")
         _kernel_name(self.kernel)
 
+    def preload(self) -> None:
+        """Import what the kernel needs, so that start-up is not counted as compute time."""
+        if self.kernel == "numpy":
+            import numpy  # noqa: F401
+
     def plan(self) -> list[pi.PiBlock]:
         return pi.plan_blocks(self.trials, self.block_size, self.seed)
 
@@ -105,6 +110,10 @@ class FractalJob:
         if self.band_rows is not None:
             _positive("band rows", self.band_rows)
         _kernel_name(self.kernel)
+
+    def preload(self) -> None:
+        """Import NumPy (kernel, merge and combine all use it) before the clock starts."""
+        import numpy  # noqa: F401
 
     def plan(self) -> list[fractal.RowBand]:
         arith = ""

@@ -142,6 +142,7 @@ def run_local(
     """Run ``job`` in this process with one backend; ``workers=None`` means one per core."""
     count = local_cores() if workers is None else workers
     choice = backends.resolve(backend, job.kernel, count)
+    job.preload()
     started = time.perf_counter()
     items = job.plan()
     part, rank = run_share(

@@ -116,6 +116,7 @@ def run(
     )
     rank, size = comm.Get_rank(), comm.Get_size()
     _follow_launcher(rank)
+    job.preload()
     started = time.perf_counter()
 
     count = workers if workers is not None else auto_workers(comm)
