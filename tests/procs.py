@@ -74,3 +74,16 @@ def lab(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.P
         env={**os.environ, **(env or {})},
         **kwargs,
     )
+
+
+def is_rank(pid: int, rank: int) -> bool:
+    """``pid`` is MPI rank ``rank`` running ``python -m mpi_lab`` (not mpiexec, not a worker)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return argv[1:3] == [b"-m", b"mpi_lab"] and (
+        f"OMPI_COMM_WORLD_RANK={rank}".encode() in environ
+        or f"PMI_RANK={rank}".encode() in environ
+    )

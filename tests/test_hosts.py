@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from procs import is_rank
+
 ROOT = Path(__file__).resolve().parent.parent
 HOSTS = str(ROOT / "scripts" / "hosts")
 FAULT_BOUND = 15.0  # seconds from the fault to the end of the job (the issue allows 30)
@@ -111,12 +113,7 @@ def rank_pid(host: str, rank: int, deadline: float = 30) -> int:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         for pid in host_processes(host):
-            try:
-                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if argv[1:3] == [b"-m", b"mpi_lab"] and f"OMPI_COMM_WORLD_RANK={rank}".encode() in environ:
+            if is_rank(pid, rank):
                 return pid
         time.sleep(0.2)
     raise AssertionError(f"rank {rank} not found on {host}")

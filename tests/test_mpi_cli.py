@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mpi_lab.mpi import launcher
-from procs import alive, descendants, wait_session_empty
+from procs import alive, descendants, is_rank, wait_session_empty
 
 try:
     MPIEXEC = launcher.mpiexec_path()
@@ -116,19 +116,7 @@ def test_unhandled_error_on_one_rank_aborts_the_job(tmp_path: Path):
 
 
 def _rank_pid(launcher_pid: int, rank: int) -> int | None:
-    """The rank process itself (``python -m mpi_lab``), not mpiexec nor a worker it started."""
-    for pid in descendants(launcher_pid):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[1:3] == [b"-m", b"mpi_lab"] and (
-            f"OMPI_COMM_WORLD_RANK={rank}".encode() in environ
-            or f"PMI_RANK={rank}".encode() in environ
-        ):
-            return pid
-    return None
+    return next((pid for pid in descendants(launcher_pid) if is_rank(pid, rank)), None)
 
 
 @pytest.mark.parametrize("backend", ["thread-pool", "process-pool"])
