@@ -143,7 +143,10 @@ def measure(settings: Settings, point: Point) -> Measurement:
 
 def compare(results: list[Measurement]) -> None:
     """Speed-up and efficiency against serial; a point whose answer differs is a failure."""
-    baseline = {r.workload: r for r in results if r.backend == "serial" and r.status == "ok"}
+    baseline = {
+        r.workload: r for r in results
+        if r.backend == "serial" and r.workers == 1 and r.ranks == 1 and r.status == "ok"
+    }
     for result in results:
         base = baseline.get(result.workload)
         if result.status != "ok" or base is None or not result.seconds:

@@ -47,8 +47,10 @@ def test_quick_bench_json_schema(quick_run):
             assert len(result["samples"]) == report["settings"]["repeats"]
         else:
             assert result["reason"]
-    serial = [r for r in report["results"] if r["backend"] == "serial"]
+    serial = [r for r in report["results"]
+              if r["backend"] == "serial" and r["workers"] == 1 and r["ranks"] == 1]
     assert {r["workload"] for r in serial} == {"pi", "fractal"}
+    assert all(r["speedup"] == 1.0 for r in serial)  # each workload's baseline is itself
     assert any(r["ranks"] > 1 and r["status"] == "ok" for r in report["results"])
 
 
@@ -92,9 +94,13 @@ def test_unavailable_or_unfit_backends_are_listed_as_skipped(monkeypatch):
 def test_answer_differing_from_serial_fails_the_point():
     results = [
         bench.Measurement("pi", "serial", 1, 1, "ok", seconds=2.0, answer="100"),
+        # auto with one worker per rank runs serially too: not the baseline
+        bench.Measurement("pi", "serial", 1, 2, "ok", seconds=1.0, answer="100"),
         bench.Measurement("pi", "threads", 2, 1, "ok", seconds=1.0, answer="100"),
         bench.Measurement("pi", "asyncio", 2, 1, "ok", seconds=1.0, answer="99"),
     ]
     bench.compare(results)
+    assert results[0].speedup == 1.0
     assert results[1].speedup == 2.0 and results[1].efficiency == 1.0
-    assert results[2].status == "failed" and "differs from serial" in results[2].reason
+    assert results[2].speedup == 2.0 and results[2].efficiency == 1.0
+    assert results[3].status == "failed" and "differs from serial" in results[3].reason
