@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mpi_lab.mpi import launcher  # noqa: E402
+from mpi_lab.mpi import launcher
 
 PY = sys.executable
 REFS = str(ROOT / "benchmarks" / "references.py")
@@ -161,7 +161,7 @@ def main() -> int:
         print(row, flush=True)
         rows.append(row)
     header = [
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
+        f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on "
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"medians of {options.repeats} alternating runs (`{' '.join(sys.argv)}`).",
         "",

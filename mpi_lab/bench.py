@@ -122,7 +122,7 @@ def measure(settings: Settings, point: Point) -> Measurement:
     for _ in range(settings.repeats):
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                                  timeout=settings.timeout)
+                                  timeout=settings.timeout, check=False)
         except subprocess.TimeoutExpired:
             return Measurement(**asdict(point), status="failed",
                                reason=f"timed out after {settings.timeout:g} s")
@@ -133,12 +133,11 @@ def measure(settings: Settings, point: Point) -> Measurement:
         samples.append(fields["seconds"])
         answers.add(str(fields.get("hits", fields.get("sha256"))))
         backend = fields["backend"]
-    result = Measurement(
+    return Measurement(
         point.workload, backend if point.backend == "auto" else point.backend, point.workers,
         point.ranks, "ok", seconds=statistics.median(samples), samples=samples,
         answer=answers.pop() if len(answers) == 1 else "differs between repeats",
     )
-    return result
 
 
 def compare(results: list[Measurement]) -> None:
@@ -163,7 +162,7 @@ def context() -> dict[str, Any]:
     from mpi_lab import info
 
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "gil": backends.gil_enabled(),
         "mpi": info.mpi_library_version(),

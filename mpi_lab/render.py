@@ -35,7 +35,7 @@ def save_speedup(report: dict[str, Any], path: Path) -> None:
         top = max([p for points in lines.values() for p, _ in points] + [2])
         axes.plot([1, top], [1, top], color="grey", linestyle="--", label="ideal")
         for label, points in sorted(lines.items()):
-            xs, ys = zip(*sorted(points))
+            xs, ys = zip(*sorted(points), strict=True)
             axes.plot(xs, ys, marker="o", label=label)
         axes.set_title(f"{workload}: speed-up over serial")
         axes.set_xlabel("parallelism (workers x ranks)")

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mpi_lab import backends, faults
-from mpi_lab.errors import KernelFailed, WorkerError
 from mpi_lab.backends._base import Kernel
+from mpi_lab.errors import KernelFailed, WorkerError
 from mpi_lab.jobs import Job
 
 

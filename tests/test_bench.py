@@ -60,7 +60,7 @@ def test_quick_bench_csv_rows_match_json(quick_run):
     with (out / "results.csv").open() as stream:
         rows = list(csv.DictReader(stream))
     assert len(rows) == len(report["results"])
-    for row, result in zip(rows, report["results"]):
+    for row, result in zip(rows, report["results"], strict=True):
         assert (row["workload"], row["backend"], row["status"]) == (
             result["workload"], result["backend"], result["status"])
         assert int(row["workers"]) == result["workers"] and int(row["ranks"]) == result["ranks"]

@@ -6,13 +6,13 @@ import signal
 import time
 
 import pytest
+from conftest import shm_segments
+from procs import lab, wait_session_empty
 
 from mpi_lab import backends, faults
 from mpi_lab.errors import WorkerError
 from mpi_lab.jobs import FractalJob, PiJob
 from mpi_lab.runner import run_local
-from procs import lab, wait_session_empty
-from conftest import shm_segments
 
 
 @pytest.mark.parametrize("workload", ["pi", "fractal"])
@@ -21,7 +21,7 @@ def test_kernel_exception_becomes_worker_error(backend_name: str, workload: str,
     job = PiJob(trials=5_000, block_size=1_000) if workload == "pi" else FractalJob(
         height=12, width=5, kernel="python", band_rows=2
     )
-    with pytest.raises(WorkerError, match="InjectedFault: injected fault in (block|rows) "):
+    with pytest.raises(WorkerError, match=r"InjectedFault: injected fault in (block|rows) "):
         run_local(job, backend_name, 2)
 
 

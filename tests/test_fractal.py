@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference import seed_fractal
 
 from mpi_lab import backends
 from mpi_lab.jobs import FractalJob
 from mpi_lab.runner import run_local
 from mpi_lab.workloads import complex_arith, fractal
-from reference import seed_fractal
 
 SIZES = [(1, 1, 20), (7, 5, 20), (257, 131, 50)]
 
@@ -62,7 +62,7 @@ def test_python_arithmetic_matches_numpy_here():
     square, magnitude = complex_arith.resolve(arith)
     rng = np.random.default_rng(99)
     z = rng.uniform(-2.5, 2.5, 3000) + 1j * rng.uniform(-2.5, 2.5, 3000)
-    for value, squared, size in zip(z.tolist(), (z**2).tolist(), np.abs(z).tolist()):
+    for value, squared, size in zip(z.tolist(), (z**2).tolist(), np.abs(z).tolist(), strict=True):
         assert complex(*square(value.real, value.imag)) == squared
         assert magnitude(value.real, value.imag) == size
 

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from procs import is_rank
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference import seed_fractal
 
 from mpi_lab import backends
 from mpi_lab.jobs import FractalJob, PiJob
 from mpi_lab.mpi import coordinator
 from mpi_lab.runner import run_local
-from reference import seed_fractal
 
 pytestmark = [pytest.mark.mpi(min_size=2), pytest.mark.timeout(120)]
 

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import alive, descendants, is_rank, wait_session_empty
 
 from mpi_lab.mpi import launcher
-from procs import alive, descendants, is_rank, wait_session_empty
 
 try:
     MPIEXEC = launcher.mpiexec_path()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from reference import pi_hits_python
 
 from mpi_lab import backends
 from mpi_lab.jobs import PiJob
 from mpi_lab.runner import run_local
 from mpi_lab.workloads import pi
-from reference import pi_hits_python
 
 # Trial counts that are not multiples of the block size, so the last block is short.
 CASES = [(12_345, 1_000, 0), (9_999, 700, 42), (1, 100, 7)]

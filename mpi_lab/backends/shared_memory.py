@@ -53,22 +53,23 @@ class SharedMemoryBackend(ProcessPoolBackend):
 
     def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
         sizes = [item.result_nbytes for item in items]
-        offsets = [0, *itertools.accumulate(sizes)]
+        ends = list(itertools.accumulate(sizes))
+        offsets = [0, *ends[:-1]]
         block = shared_memory.SharedMemory(
             name=f"{NAME_PREFIX}{os.getpid()}_{secrets.token_hex(4)}",
             create=True,
-            size=max(1, offsets[-1]),
+            size=max(1, ends[-1] if ends else 0),
         )
         try:
             collect(
                 [
                     self.submit(_fill_slot, block.name, offset, kernel, item)
-                    for offset, item in zip(offsets, items)
+                    for offset, item in zip(offsets, items, strict=True)
                 ]
             )
             return [
                 type(item).decode(block.buf[offset : offset + size])
-                for item, offset, size in zip(items, offsets, sizes)
+                for item, offset, size in zip(items, offsets, sizes, strict=True)
             ]
         finally:
             block.close()

@@ -6,7 +6,6 @@ ranks did not agree on calls ``MPI_Abort``, which ends every rank of the job.
 
 from __future__ import annotations
 
-import sys
 import traceback
 from collections.abc import Callable
 

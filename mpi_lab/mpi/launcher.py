@@ -31,7 +31,8 @@ def flavour(mpiexec: str | None = None) -> str:
     """``openmpi``, ``mpich`` or ``unknown``, from ``mpiexec --version``."""
     try:
         text = subprocess.run(
-            [mpiexec or mpiexec_path(), "--version"], capture_output=True, text=True, timeout=30
+            [mpiexec or mpiexec_path(), "--version"], capture_output=True, text=True, timeout=30,
+            check=False,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -79,12 +79,12 @@ def detect_numpy_arith() -> str | None:
     values = [(v.real, v.imag) for v in z.tolist()]
     square_name = next(
         (name for name, f in SQUARES.items()
-         if all(complex(*f(a, b)) == s for (a, b), s in zip(values, squared))),
+         if all(complex(*f(a, b)) == s for (a, b), s in zip(values, squared, strict=True))),
         None,
     )
     magnitude_name = next(
         (name for name, f in MAGNITUDES.items()
-         if all(f(a, b) == m for (a, b), m in zip(values, magnitude))),
+         if all(f(a, b) == m for (a, b), m in zip(values, magnitude, strict=True))),
         None,
     )
     if square_name is None or magnitude_name is None:

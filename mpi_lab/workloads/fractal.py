@@ -218,7 +218,7 @@ def stack_bands(bands: Sequence[RowBand], partials: Sequence[Any]) -> np.ndarray
         return np.empty((0, width), dtype=np.int32)
     return np.concatenate(
         [np.frombuffer(partial, dtype=np.int32).reshape(band.rows, width)
-         for band, partial in zip(bands, partials)]
+         for band, partial in zip(bands, partials, strict=True)]
     )
 
 
@@ -242,9 +242,9 @@ def place_bands(
         # One share with every band in order (a run without MPI): already the whole fractal.
         return np.asarray(stacks[0], dtype=np.int32).reshape(height, width)
     fractal = np.empty((height, width), dtype=np.int32)
-    for bands, stack in zip(shares, stacks):
+    for bands, stack in zip(shares, stacks, strict=True):
         if isinstance(stack, list):  # one array per band (a run without MPI)
-            for band, partial in zip(bands, stack):
+            for band, partial in zip(bands, stack, strict=True):
                 fractal[band.start : band.stop] = np.frombuffer(partial, dtype=np.int32).reshape(
                     band.rows, width
                 )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from itertools import repeat
 from dataclasses import dataclass
+from itertools import repeat
 from typing import ClassVar
 
 DEFAULT_BLOCK_SIZE = 100_000
