@@ -5,12 +5,14 @@ Skipped with the reason where namespaces cannot be made (not root, no CAP_NET_AD
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,10 +103,19 @@ def test_fractal_same_digest_as_one_host(cluster: int):
     assert len({rank["host"] for rank in fields["per_rank"]}) == cluster
 
 
-def start_job(*args: str, fault: str) -> subprocess.Popen:
+@contextlib.contextmanager
+def start_job(*args: str, fault: str) -> Iterator[subprocess.Popen]:
+    """``scripts/hosts run`` in its own session; killed and reaped whatever the test does."""
     env = {**HOSTS_ENV, "MPI_LAB_FAULT": fault}
-    return subprocess.Popen([HOSTS, "run", "--", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    with subprocess.Popen([HOSTS, "run", "--", *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env,
+                          start_new_session=True) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
 
 
 def rank_pid(host: str, rank: int, deadline: float = 30) -> int:
@@ -119,12 +130,7 @@ def rank_pid(host: str, rank: int, deadline: float = 30) -> int:
 
 
 def finish(proc: subprocess.Popen, since: float) -> tuple[str, float]:
-    try:
-        out, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
+    out, err = proc.communicate(timeout=60)  # on a timeout, start_job kills and reaps the job
     seconds = time.monotonic() - since
     print(f"job ended {seconds:.2f} s after the fault, exit {proc.returncode}")
     return out + err, seconds
@@ -133,12 +139,12 @@ def finish(proc: subprocess.Popen, since: float) -> tuple[str, float]:
 @pytest.mark.parametrize("cluster", [2], indirect=True, ids=["2hosts"])
 def test_sigkill_of_a_remote_rank_ends_the_job(cluster: int):
     # Rank 3 is the second rank on mpilab-h2; it hangs, so the job is mid-run when it dies.
-    proc = start_job("pi", "--trials", "400000", fault="hang@3")
-    victim = rank_pid("mpilab-h2", 3)
-    time.sleep(1.0)
-    assert proc.poll() is None
-    os.kill(victim, signal.SIGKILL)
-    said, seconds = finish(proc, time.monotonic())
+    with start_job("pi", "--trials", "400000", fault="hang@3") as proc:
+        victim = rank_pid("mpilab-h2", 3)
+        time.sleep(1.0)
+        assert proc.poll() is None
+        os.kill(victim, signal.SIGKILL)
+        said, seconds = finish(proc, time.monotonic())
     assert proc.returncode != 0
     assert seconds < FAULT_BOUND
     # Either prterun reports the killed rank, or a peer reports the lost connection first.
@@ -149,15 +155,15 @@ def test_sigkill_of_a_remote_rank_ends_the_job(cluster: int):
 
 @pytest.mark.parametrize("cluster", [2], indirect=True, ids=["2hosts"])
 def test_cut_link_ends_the_job_by_deadline(cluster: int):
-    proc = start_job("pi", "--trials", "400000", "--deadline", "4", fault="hang@2")
-    rank_pid("mpilab-h2", 2)
-    time.sleep(1.0)
-    cut = hosts("cut", "mpilab-h2")
-    assert cut.returncode == 0, cut.stderr
-    try:
-        said, seconds = finish(proc, time.monotonic())
-    finally:
-        hosts("mend", "mpilab-h2")
+    with start_job("pi", "--trials", "400000", "--deadline", "4", fault="hang@2") as proc:
+        rank_pid("mpilab-h2", 2)
+        time.sleep(1.0)
+        cut = hosts("cut", "mpilab-h2")
+        assert cut.returncode == 0, cut.stderr
+        try:
+            said, seconds = finish(proc, time.monotonic())
+        finally:
+            hosts("mend", "mpilab-h2")
     assert proc.returncode != 0
     assert seconds < FAULT_BOUND
     # Whichever comes first: our deadline, or Open MPI noticing the silent host (keepalive).
@@ -167,11 +173,11 @@ def test_cut_link_ends_the_job_by_deadline(cluster: int):
 
 @pytest.mark.parametrize("cluster", [2], indirect=True, ids=["2hosts"])
 def test_sigint_to_mpiexec_ends_the_job(cluster: int):
-    proc = start_job("pi", "--trials", "400000", fault="hang@1")
-    rank_pid("mpilab-h2", 3)  # every rank is up
-    time.sleep(1.0)
-    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal does
-    said, seconds = finish(proc, time.monotonic())
+    with start_job("pi", "--trials", "400000", fault="hang@1") as proc:
+        rank_pid("mpilab-h2", 3)  # every rank is up
+        time.sleep(1.0)
+        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal does
+        said, seconds = finish(proc, time.monotonic())
     assert proc.returncode != 0
     assert seconds < FAULT_BOUND
     assert "interrupted (SIGINT)" in said
