@@ -6,7 +6,7 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from mpi_lab import backends, faults
@@ -39,7 +39,6 @@ class Report:
     per_rank: list[RankReport]
     backend_why: str = ""
     output: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def finished(

@@ -38,14 +38,6 @@ def active() -> bool:
     return bool(module and module.Is_initialized() and not module.Is_finalized())
 
 
-def thread_level_name() -> str | None:
-    if not active():
-        return None
-    from mpi4py import MPI
-
-    return LEVEL_NAMES.get(MPI.Query_thread(), str(MPI.Query_thread()))
-
-
 def abort(code: int) -> None:
     """End every rank of the job now (``MPI_Abort``): no peer may wait forever."""
     sys.stdout.flush()
