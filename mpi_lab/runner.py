@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -82,13 +81,6 @@ def local_cores() -> int:
         return os.cpu_count() or 1
 
 
-@contextlib.contextmanager
-def rank_pool(backend: str, workers: int, start_method: str | None = None) -> Iterator[Any]:
-    """This rank's backend, open for the duration of the block."""
-    with backends.create(backend, workers, start_method=start_method) as pool:
-        yield pool
-
-
 def map_items(pool: Any, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
     """``pool.map`` with worker failures turned into ``WorkerError`` naming item and cause."""
     if not items:
@@ -124,7 +116,7 @@ def run_share(
     """Map the kernel over this rank's items with its backend; merge into the rank's part
     (``contiguous``: as one buffer, to send to rank 0)."""
     started = time.perf_counter()
-    with rank_pool(backend, workers, start_method) as pool:
+    with backends.create(backend, workers, start_method=start_method) as pool:
         partials = map_items(pool, rank_kernel(job, rank), items)
     part = job.merge(items, partials, contiguous=contiguous)
     return part, RankReport(rank, os.uname().nodename, len(items), time.perf_counter() - started)

@@ -26,15 +26,6 @@ def check_start_method(method: str) -> str:
     return method
 
 
-def exit_with_owner(owner: int) -> None:
-    """Worker initializer: end this worker as soon as the process that owns the pool is gone.
-
-    Workers are children of the forkserver, not of their owner, so no death signal reaches
-    them when a rank is killed; without this they could run on in a hung kernel forever.
-    """
-    lifeline.exit_with(owner)
-
-
 class ProcessPoolBackend(ExecutorBackend):
     name = "process-pool"
     summary = "ProcessPoolExecutor: separate processes, arguments and results pickled"
@@ -45,7 +36,9 @@ class ProcessPoolBackend(ExecutorBackend):
 
     def make_executor(self) -> Executor:
         context = multiprocessing.get_context(self.start_method)
+        # Workers are children of the forkserver, not of this process, so no death signal
+        # reaches them if it is killed: each watches its owner and ends with it.
         return ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context,
-            initializer=exit_with_owner, initargs=(os.getpid(),),
+            initializer=lifeline.exit_with, initargs=(os.getpid(),),
         )

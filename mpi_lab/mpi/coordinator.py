@@ -13,7 +13,6 @@ import functools
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from mpi_lab import backends, lifeline
@@ -21,7 +20,8 @@ from mpi_lab.errors import ConfigError, LabError
 from mpi_lab.jobs import Job
 from mpi_lab.mpi import comm as mpi_comm
 from mpi_lab.mpi import launch, schedules
-from mpi_lab.runner import RankReport, Report, local_cores, run_share
+from mpi_lab.mpi.outcome import Outcome, failed, succeeded, where
+from mpi_lab.runner import Report, local_cores, run_share
 
 ROOT = 0
 _IDLE_POLL = 0.002  # seconds between tests of a pending barrier
@@ -35,16 +35,6 @@ class RankFailed(LabError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a rank tells the others after its share: its report, or what went wrong."""
-
-    report: RankReport | None
-    error: tuple[int, str] | None = None
-    elements: int = 0  # int32 values this rank sends with Gatherv
-    items: list[Any] | None = None  # the items it ran, when the schedule was dynamic
 
 
 def idle_wait(comm: Any) -> None:
@@ -119,8 +109,10 @@ def run(
     job.preload()
     started = time.perf_counter()
 
+    from mpi4py import MPI
+
     count = workers if workers is not None else auto_workers(comm)
-    most_workers = comm.allreduce(count, op=_max())
+    most_workers = comm.allreduce(count, op=MPI.MAX)
     items: list[Any] = []
     choice = None
     verdict = None
@@ -147,9 +139,9 @@ def run(
 
     idle_wait(comm)
     outcomes: list[Outcome] = comm.allgather(outcome)
-    failures = [(o.error, r) for r, o in enumerate(outcomes) if o.error is not None]
-    if failures:
-        (code, message), _ = failures[0]
+    errors = [o.error for o in outcomes if o.error is not None]
+    if errors:
+        code, message = errors[0]  # the lowest rank's
         raise RankFailed(message, code)
 
     parts = _gather_parts(comm, job, part, [o.elements for o in outcomes])
@@ -164,21 +156,6 @@ def run(
     )
 
 
-def _max() -> Any:
-    from mpi4py import MPI
-
-    return MPI.MAX
-
-
-def where(rank: int) -> str:
-    return f"rank {rank} on host {os.uname().nodename}"
-
-
-def envelope(rank: int, error: LabError) -> tuple[int, str]:
-    """A failure as (exit code, message naming rank, host and cause)."""
-    return error.exit_code, f"{where(rank)}: {error}"
-
-
 def _run_static_share(
     job: Job, mine: Sequence[Any], backend: str, workers: int, start_method: str | None,
     rank: int,
@@ -186,12 +163,8 @@ def _run_static_share(
     try:
         part, report = run_share(job, mine, backend, workers, start_method=start_method, rank=rank)
     except LabError as exc:
-        return Outcome(None, envelope(rank, exc)), None
-    return Outcome(report, elements=_elements(job, part)), part
-
-
-def _elements(job: Job, part: Any) -> int:
-    return int(part.size) if job.part_is_buffer else 0
+        return failed(rank, exc), None
+    return succeeded(job, report, part), part
 
 
 def _gather_parts(comm: Any, job: Job, part: Any, elements: list[int]) -> list[Any] | None:

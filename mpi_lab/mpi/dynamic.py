@@ -13,10 +13,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from mpi_lab import backends
 from mpi_lab.errors import LabError
 from mpi_lab.jobs import Job
-from mpi_lab.mpi import schedules
-from mpi_lab.runner import RankReport, map_items, rank_kernel, rank_pool
+from mpi_lab.mpi import outcome, schedules
+from mpi_lab.runner import RankReport, map_items, rank_kernel
 
 ROOT = 0
 TAG_ASK = 71
@@ -64,8 +65,6 @@ def run_share(
     start_method: str | None,
 ) -> tuple[Any, Any]:
     """Compute chunks until rank 0 has none left; return this rank's Outcome and part."""
-    from mpi_lab.mpi.coordinator import Outcome, _elements, envelope
-
     rank, size = comm.Get_rank(), comm.Get_size()
     started = time.perf_counter()
     server = None
@@ -92,13 +91,13 @@ def run_share(
     partials: list[Any] = []
     error = None
     try:
-        with rank_pool(backend, workers, start_method) as pool:
+        with backends.create(backend, workers, start_method=start_method) as pool:
             kernel = rank_kernel(job, rank)
             while (chunk := next_chunk(False)) is not None:
                 partials.extend(map_items(pool, kernel, chunk))
                 mine.extend(chunk)
     except LabError as exc:
-        error = envelope(rank, exc)
+        error = exc
         # Tell rank 0 (and so every rank) to stop; drain its answer so no message is left.
         if dispenser is None:
             next_chunk(True)
@@ -107,7 +106,7 @@ def run_share(
     if server is not None:
         server.join()
     if error is not None:
-        return Outcome(None, error), None
+        return outcome.failed(rank, error), None
     part = job.merge(mine, partials)
     report = RankReport(rank, os.uname().nodename, len(mine), time.perf_counter() - started)
-    return Outcome(report, elements=_elements(job, part), items=mine), part
+    return outcome.succeeded(job, report, part, mine), part

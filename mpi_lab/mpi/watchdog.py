@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 
 from mpi_lab.mpi import comm
-from mpi_lab.mpi.launch import launcher_parent
+from mpi_lab.mpi.launch import env_rank, launcher_parent
 
 _FORWARD = 0.5  # seconds for the launcher to forward the deadline message
 _GRACE = 5.0  # seconds MPI_Abort gets before the process ends itself
@@ -47,7 +47,7 @@ def _end_job() -> None:
 
 
 def _expire(seconds: float) -> None:
-    rank = os.environ.get("OMPI_COMM_WORLD_RANK") or os.environ.get("PMI_RANK") or "0"
+    rank = env_rank()
     sys.stderr.write(
         f"Error: rank {rank} on host {os.uname().nodename}: deadline of {seconds:g} s passed"
         " before the run finished (a hung or unreachable rank?); ending the job\n"
