@@ -60,8 +60,16 @@ class PiJob:
     def kernel_fn(self) -> Callable[[Any], Any]:
         return pi.KERNELS[self.kernel]
 
+    def sink(self, items: Sequence[pi.PiBlock], *, whole: bool = False) -> None:
+        """Hit counts are single integers: nothing to write in place."""
+
+    def elements(self, part: int) -> int:
+        """Hit counts travel by pickle, not as a buffer."""
+        return 0
+
     def merge(
-        self, items: Sequence[pi.PiBlock], partials: Sequence[int], *, contiguous: bool = True
+        self, items: Sequence[pi.PiBlock], partials: Sequence[int], *, contiguous: bool = True,
+        sink: None = None,
     ) -> int:
         return sum(partials)
 
@@ -130,11 +138,23 @@ class FractalJob:
     def kernel_fn(self) -> Callable[[Any], Any]:
         return fractal.KERNELS[self.kernel]
 
+    def sink(self, items: Sequence[fractal.RowBand], *, whole: bool = False) -> fractal.BandSink:
+        """A buffer for the share's rows that in-process workers fill directly; ``whole``: the
+        whole fractal, with the share's bands at their rows."""
+        return fractal.BandSink(items, self.kernel, (self.height, self.width) if whole else None)
+
+    def elements(self, part: Any) -> int:
+        """Int32 values in a rank's part (what it sends with ``Gatherv``)."""
+        return 0 if isinstance(part, fractal.Placed) else int(part.size)
+
     def merge(
-        self, items: Sequence[fractal.RowBand], partials: Sequence[Any], *, contiguous: bool = True
+        self, items: Sequence[fractal.RowBand], partials: Sequence[Any], *,
+        contiguous: bool = True, sink: fractal.BandSink | None = None,
     ) -> Any:
         """The rank's rows as one int32 buffer (for Gatherv), or, in a run without MPI, the
         bands' own arrays: stacking them would copy 48 MB only to copy it again."""
+        if sink is not None:
+            return sink.part()  # already stacked, or in place
         return fractal.stack_bands(items, partials) if contiguous else list(partials)
 
     def combine(

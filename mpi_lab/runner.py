@@ -11,6 +11,7 @@ from typing import Any
 from mpi_lab import backends, faults
 from mpi_lab.backends._base import Kernel
 from mpi_lab.errors import KernelFailed, WorkerError
+from mpi_lab.guarded import Guarded
 from mpi_lab.jobs import Job
 
 
@@ -98,9 +99,10 @@ def map_items(pool: Any, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
         raise
 
 
-def rank_kernel(job: Job, rank: int = 0) -> Kernel:
-    """The job's kernel as this rank runs it: guarded, and faulty if a test asked for that."""
-    return backends.Guarded(faults.inject(job.kernel_fn, rank))
+def rank_kernel(job: Job, rank: int = 0, kernel: Kernel | None = None) -> Kernel:
+    """The job's kernel (or ``kernel``) as this rank runs it: guarded, and faulty if a test
+    asked for that."""
+    return Guarded(faults.inject(kernel or job.kernel_fn, rank))
 
 
 def run_share(
@@ -112,13 +114,17 @@ def run_share(
     start_method: str | None = None,
     rank: int = 0,
     contiguous: bool = True,
+    whole: bool = False,
 ) -> tuple[Any, RankReport]:
     """Map the kernel over this rank's items with its backend; merge into the rank's part
-    (``contiguous``: as one buffer, to send to rank 0)."""
+    (``contiguous``: as one buffer, to send to rank 0; ``whole``: results written in place
+    into the whole answer, where the workers can)."""
     started = time.perf_counter()
     with backends.create(backend, workers, start_method=start_method) as pool:
-        partials = map_items(pool, rank_kernel(job, rank), items)
-    part = job.merge(items, partials, contiguous=contiguous)
+        # Workers in this process can write results straight into the rank's buffer.
+        sink = job.sink(items, whole=whole) if pool.in_process else None
+        partials = map_items(pool, rank_kernel(job, rank, sink), items)
+    part = job.merge(items, partials, contiguous=contiguous, sink=sink)
     return part, RankReport(rank, os.uname().nodename, len(items), time.perf_counter() - started)
 
 
@@ -137,7 +143,7 @@ def run_local(
     started = time.perf_counter()
     items = job.plan()
     part, rank = run_share(
-        job, items, choice.name, count, start_method=start_method, contiguous=False
+        job, items, choice.name, count, start_method=start_method, contiguous=False, whole=True
     )
     answer = job.combine([items], [part])
     return Report.finished(

@@ -86,3 +86,35 @@ def test_default_size_sum_and_array():
     report = run_local(FractalJob(), "thread-pool", 2)
     assert np.array_equal(report.answer.pixels, expected)
     assert report.to_dict()["checksum"] == 128_933_124
+
+
+def test_numpy_kernel_writes_into_out():
+    band = fractal.plan_bands(37, 23, 30, band_rows=6)[2]
+    out = np.full((band.rows, band.width), -1, dtype=np.int32)
+    returned = fractal.numpy_kernel(band, out=out)
+    assert np.shares_memory(returned, out)
+    assert np.array_equal(out, seed_fractal(37, 23, 30)[band.start : band.stop])
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "python"])
+def test_band_sink_stacks_a_share_or_places_it_in_the_whole(kernel: str):
+    height, width, maxiter = 37, 23, 30
+    bands = fractal.plan_bands(height, width, maxiter, band_rows=4)
+    share, rest = bands[1::2], bands[0::2]  # a cyclic share: not contiguous rows
+    expected = seed_fractal(height, width, maxiter)
+
+    stacked = fractal.BandSink(share, kernel)
+    for band in reversed(share):  # workers finish in any order
+        stacked(band)
+    assert np.array_equal(stacked.part(), np.concatenate([expected[b.start : b.stop]
+                                                          for b in share]))
+
+    whole = fractal.BandSink(share, kernel, (height, width))
+    for band in share:
+        whole(band)
+    placed = whole.part()
+    assert isinstance(placed, fractal.Placed)
+    rest_rows = fractal.stack_bands(rest, [fractal.numpy_kernel(b) for b in rest])
+    result = fractal.place_bands(height, width, [share, rest], [placed, rest_rows])
+    assert result is placed.pixels  # the other share was copied in, nothing else allocated
+    assert np.array_equal(result, expected)

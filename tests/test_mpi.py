@@ -62,6 +62,16 @@ def test_fractal_equals_seed(comm, schedule: str, height: int, width: int, maxit
     assert equal
 
 
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_fractal_with_worker_processes_equals_seed(comm, schedule: str):
+    # Workers in other processes cannot write into rank 0's result: their rows are stacked
+    # and placed, unlike the thread pool's, which rank 0 computes in place.
+    job = FractalJob(height=57, width=31, maxiter=30, band_rows=3)
+    report = coordinator.run(job, "process-pool", 1, schedule=schedule, comm=comm)
+    assert shared(comm, bool(report and np.array_equal(report.answer.pixels,
+                                                       seed_fractal(57, 31, 30))))
+
+
 def test_python_kernel_in_interpreter_pool_per_rank(comm):
     if "interpreter-pool" not in RANK_BACKENDS:
         pytest.skip(backends.availability("interpreter-pool").reason)

@@ -15,11 +15,11 @@ from mpi_lab.errors import BackendUnavailable, ConfigError
 if TYPE_CHECKING:
     from mpi_lab.backends._base import Availability, Backend
 
-__all__ = ["NAMES", "Availability", "Backend", "Guarded", "availability", "create", "resolve"]
+__all__ = ["NAMES", "Availability", "Backend", "availability", "create", "resolve"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Availability", "Backend", "Guarded"):
+    if name in ("Availability", "Backend"):
         from mpi_lab.backends import _base
 
         return getattr(_base, name)

@@ -1,15 +1,13 @@
-"""Shared machinery of the backends: the interface, availability, and the kernel guard."""
+"""Shared machinery of the backends: the interface and availability (the kernel guard is in
+``mpi_lab.guarded``, light enough for every worker to import)."""
 
 from __future__ import annotations
 
-import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar
-
-from mpi_lab.errors import KernelFailed
 
 Kernel = Callable[[Any], Any]
 
@@ -20,25 +18,6 @@ class Availability:
 
     available: bool
     reason: str = ""
-
-
-@dataclass(frozen=True)
-class Guarded:
-    """A kernel whose failures come back as ``KernelFailed``: text naming the item and cause.
-
-    Exceptions raised in other processes or interpreters may not pickle, and their tracebacks do
-    not travel; this wrapper turns both into plain text where the failure happened.
-    """
-
-    kernel: Kernel
-
-    def __call__(self, item: Any) -> Any:
-        try:
-            return self.kernel(item)
-        except Exception as exc:
-            raise KernelFailed(
-                str(item), f"{type(exc).__name__}: {exc}", traceback.format_exc()
-            ) from None
 
 
 class Backend(ABC):
@@ -52,6 +31,8 @@ class Backend(ABC):
     summary: ClassVar[str]
     # Interpreter backends run only pure-Python kernels: NumPy cannot load in a subinterpreter.
     runs_numpy: ClassVar[bool] = True
+    # Workers run in this interpreter, so kernels can write into this process's arrays.
+    in_process: ClassVar[bool] = False
 
     def __init__(self, workers: int) -> None:
         if workers < 1:

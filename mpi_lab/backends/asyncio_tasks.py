@@ -11,6 +11,7 @@ from mpi_lab.backends._base import Backend, Kernel
 
 class AsyncioBackend(Backend):
     name = "asyncio"
+    in_process = True
     summary = "asyncio.to_thread tasks in a TaskGroup (threads under an event loop)"
 
     def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:

@@ -10,6 +10,7 @@ from mpi_lab.backends._base import Backend, Kernel
 
 class SerialBackend(Backend):
     name = "serial"
+    in_process = True
     summary = "plain loop in the main thread (the reference)"
 
     def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:

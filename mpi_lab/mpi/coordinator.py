@@ -107,6 +107,9 @@ def run(
     rank, size = comm.Get_rank(), comm.Get_size()
     _follow_launcher(rank)
     job.preload()
+    # The clock starts once every rank is up: ranks start a few ms apart (up to 20 ms here),
+    # and rank 0 waiting for a late starter in its first collective is start-up, not compute.
+    idle_wait(comm)
     started = time.perf_counter()
 
     from mpi4py import MPI
@@ -161,23 +164,31 @@ def _run_static_share(
     rank: int,
 ) -> tuple[Outcome, Any]:
     try:
-        part, report = run_share(job, mine, backend, workers, start_method=start_method, rank=rank)
+        # Rank 0 computes its bands straight into the whole result (when its workers share its
+        # memory); the other ranks' rows arrive there by Gatherv and one copy.
+        part, report = run_share(
+            job, mine, backend, workers, start_method=start_method, rank=rank, whole=rank == ROOT
+        )
     except LabError as exc:
         return failed(rank, exc), None
     return succeeded(job, report, part), part
 
 
 def _gather_parts(comm: Any, job: Job, part: Any, elements: list[int]) -> list[Any] | None:
-    """Every rank's part on rank 0: int32 rows by ``Gatherv`` into one buffer, else pickles."""
+    """Every rank's part on rank 0: int32 rows by ``Gatherv`` into one buffer, else pickles.
+
+    Rank 0's own part stays where it is (it may already be the whole fractal): it sends
+    nothing, and only the other ranks' rows are received.
+    """
     if not job.part_is_buffer:
         return comm.gather(part, root=ROOT)
     import numpy as np
 
-    send = np.ascontiguousarray(part, dtype=np.int32).ravel()
     if comm.Get_rank() != ROOT:
-        comm.Gatherv(send, None, root=ROOT)
+        comm.Gatherv(np.ascontiguousarray(part, dtype=np.int32).ravel(), None, root=ROOT)
         return None
-    received = np.empty(sum(elements), dtype=np.int32)
-    comm.Gatherv(send, (received, elements), root=ROOT)
-    bounds = np.cumsum([0, *elements])
-    return [received[bounds[r] : bounds[r + 1]] for r in range(len(elements))]
+    counts = [0, *elements[1:]]
+    received = np.empty(sum(counts), dtype=np.int32)
+    comm.Gatherv(np.empty(0, dtype=np.int32), (received, counts), root=ROOT)
+    bounds = np.cumsum([0, *counts])
+    return [part, *(received[bounds[r] : bounds[r + 1]] for r in range(1, len(counts)))]

@@ -31,5 +31,4 @@ def failed(rank: int, error: LabError) -> Outcome:
 
 
 def succeeded(job: Job, report: RankReport, part: Any, items: list[Any] | None = None) -> Outcome:
-    elements = int(part.size) if job.part_is_buffer else 0
-    return Outcome(report, elements=elements, items=items)
+    return Outcome(report, elements=job.elements(part), items=items)

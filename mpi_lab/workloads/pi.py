@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections import namedtuple
 from itertools import repeat
-from typing import ClassVar
 
 DEFAULT_BLOCK_SIZE = 100_000
 _HITS_BYTES = 8  # a block's hit count as a signed 64-bit integer
 
+# Workers import this module in every subinterpreter, where each import is paid again: a
+# named tuple instead of a dataclass, and no ``typing``, saved 20 ms of each worker's start.
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import NamedTuple
 
-@dataclass(frozen=True)
-class PiBlock:
+    class _BlockFields(NamedTuple):
+        index: int
+        trials: int
+        seed: int
+else:
+    _BlockFields = namedtuple("_BlockFields", ["index", "trials", "seed"])
+
+
+class PiBlock(_BlockFields):
     """Block ``index`` of a π run: ``trials`` draws from the generator of (seed, index)."""
 
-    index: int
-    trials: int
-    seed: int
-
-    result_nbytes: ClassVar[int] = _HITS_BYTES
+    __slots__ = ()
+    result_nbytes = _HITS_BYTES
 
     def __str__(self) -> str:
         return f"block {self.index}"
