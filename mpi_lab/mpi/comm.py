@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
 import sys
 from typing import Any
 
@@ -45,6 +44,8 @@ def _no_nagle() -> None:
     wheel), 1-2 ms without. MPI's own TCP links already run without Nagle, so this changes
     nothing else.
     """
+    import socket  # here, not at the top: --help imports this module and must stay fast
+
     for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
         try:
             sock = socket.socket(fileno=int(name))
