@@ -156,7 +156,8 @@ def main() -> int:
         ratio = b / s if measure.speedup else s / b
         verdict = "met" if meets(ratio, measure.target) and not problems else "NOT met"
         kind = "speed-up (baseline/subject)" if measure.speedup else "time ratio (subject/baseline)"
-        row = (f"| {measure.name} | {s:.3f} s | {b:.3f} s | {ratio:.2f} ({kind}) "
+        spread = f"{min(subject):.3f}-{max(subject):.3f} / {min(baseline):.3f}-{max(baseline):.3f}"
+        row = (f"| {measure.name} | {s:.3f} s | {b:.3f} s | {spread} | {ratio:.2f} ({kind}) "
                f"| {measure.target} | {verdict}{'; ' + '; '.join(sorted(problems)) if problems else ''} |")
         print(row, flush=True)
         rows.append(row)
@@ -165,8 +166,8 @@ def main() -> int:
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"medians of {options.repeats} alternating runs (`{' '.join(sys.argv)}`).",
         "",
-        "| measure | subject | baseline | ratio | target | verdict |",
-        "|---|---:|---:|---|---|---|",
+        "| measure | subject | baseline | range (subject / baseline) | ratio | target | verdict |",
+        "|---|---:|---:|---|---|---|---|",
     ]
     if options.out:
         options.out.write_text("\n".join(header + rows) + "\n")
