@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import sys
 import time
@@ -33,18 +34,13 @@ def seed_pi(trials: int) -> dict:
 
 
 def seed_fractal(height: int = 4000, width: int = 3000, maxiter: int = 20) -> dict:
-    import numpy as np
+    # The seed's prepare/run as the tests write it (tests/reference.py), timed here. Imported
+    # here, not at the top: the Pool's workers import this module and must stay as light.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from reference import seed_fractal as seed_run
 
     started = time.perf_counter()
-    c = np.sum(np.broadcast_arrays(*np.ogrid[-1j : 0j : height * 1j, -1.5 : 0 : width * 1j]),
-               axis=0)
-    fractal = np.zeros_like(c, dtype=np.int32)
-    z = c
-    for i in range(1, maxiter + 1):
-        z = z**2 + c
-        diverge = abs(z) > 2
-        z[diverge] = 2
-        fractal[~diverge] = i
+    fractal = seed_run(height, width, maxiter)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "checksum": int(fractal.sum()),
             "sha256": hashlib.sha256(fractal.tobytes()).hexdigest()}

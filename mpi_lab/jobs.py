@@ -68,7 +68,7 @@ class PiJob:
         return 0
 
     def merge(
-        self, items: Sequence[pi.PiBlock], partials: Sequence[int], *, contiguous: bool = True,
+        self, items: Sequence[pi.PiBlock], partials: Sequence[int], *, whole: bool = False,
         sink: None = None,
     ) -> int:
         return sum(partials)
@@ -144,18 +144,20 @@ class FractalJob:
         return fractal.BandSink(items, self.kernel, (self.height, self.width) if whole else None)
 
     def elements(self, part: Any) -> int:
-        """Int32 values in a rank's part (what it sends with ``Gatherv``)."""
-        return 0 if isinstance(part, fractal.Placed) else int(part.size)
+        """Int32 values a rank's part sends with ``Gatherv``: none if it stays on rank 0 (in
+        place, or the bands' own arrays)."""
+        return 0 if isinstance(part, fractal.Placed | list) else int(part.size)
 
     def merge(
         self, items: Sequence[fractal.RowBand], partials: Sequence[Any], *,
-        contiguous: bool = True, sink: fractal.BandSink | None = None,
+        whole: bool = False, sink: fractal.BandSink | None = None,
     ) -> Any:
-        """The rank's rows as one int32 buffer (for Gatherv), or, in a run without MPI, the
-        bands' own arrays: stacking them would copy 48 MB only to copy it again."""
+        """The rank's rows as one int32 buffer (for Gatherv), or, when the part stays here as
+        the ``whole`` answer, the bands' own arrays: stacking them would copy the rows only to
+        copy them again."""
         if sink is not None:
             return sink.part()  # already stacked, or in place
-        return fractal.stack_bands(items, partials) if contiguous else list(partials)
+        return list(partials) if whole else fractal.stack_bands(items, partials)
 
     def combine(
         self, shares: Sequence[Sequence[fractal.RowBand]], parts: Sequence[Any]

@@ -113,18 +113,20 @@ def run_share(
     *,
     start_method: str | None = None,
     rank: int = 0,
-    contiguous: bool = True,
     whole: bool = False,
 ) -> tuple[Any, RankReport]:
-    """Map the kernel over this rank's items with its backend; merge into the rank's part
-    (``contiguous``: as one buffer, to send to rank 0; ``whole``: results written in place
-    into the whole answer, where the workers can)."""
+    """Map the kernel over this rank's items with its backend; merge into the rank's part.
+
+    ``whole``: the part stays in this process and becomes the answer (a run without MPI, or
+    rank 0), so results go in place into the whole answer where the workers can, and are
+    never stacked; otherwise the part is one buffer, to send to rank 0.
+    """
     started = time.perf_counter()
     with backends.create(backend, workers, start_method=start_method) as pool:
         # Workers in this process can write results straight into the rank's buffer.
         sink = job.sink(items, whole=whole) if pool.in_process else None
         partials = map_items(pool, rank_kernel(job, rank, sink), items)
-    part = job.merge(items, partials, contiguous=contiguous, sink=sink)
+    part = job.merge(items, partials, whole=whole, sink=sink)
     return part, RankReport(rank, os.uname().nodename, len(items), time.perf_counter() - started)
 
 
@@ -143,7 +145,7 @@ def run_local(
     started = time.perf_counter()
     items = job.plan()
     part, rank = run_share(
-        job, items, choice.name, count, start_method=start_method, contiguous=False, whole=True
+        job, items, choice.name, count, start_method=start_method, whole=True
     )
     answer = job.combine([items], [part])
     return Report.finished(

@@ -170,8 +170,8 @@ def _run_static_share(
     rank: int,
 ) -> tuple[Outcome, Any]:
     try:
-        # Rank 0 computes its bands straight into the whole result (when its workers share its
-        # memory); the other ranks' rows arrive there by Gatherv and one copy.
+        # Rank 0's part stays with it: its bands go straight into the whole result (when its
+        # workers share its memory); the other ranks' rows arrive by Gatherv and one copy.
         part, report = run_share(
             job, mine, backend, workers, start_method=start_method, rank=rank, whole=rank == ROOT
         )
