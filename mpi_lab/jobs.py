@@ -40,6 +40,7 @@ class PiJob:
     default_schedule = "block"  # blocks cost the same: contiguous shares are balanced
     # Per-rank parts are hit counts: small Python ints, gathered by pickle.
     part_is_buffer = False
+    wire_dtype = None
 
     def __post_init__(self) -> None:
         _positive("trials", self.trials)
@@ -108,7 +109,7 @@ class FractalJob:
 
     workload = "fractal"
     default_schedule = "cyclic"  # rows near the set cost more: deal them out
-    # Per-rank parts are int32 rows: gathered as buffers (Gatherv), not pickles.
+    # Per-rank parts are rows of pixels: gathered as buffers (Gatherv), not pickles.
     part_is_buffer = True
 
     def __post_init__(self) -> None:
@@ -143,8 +144,13 @@ class FractalJob:
         whole fractal, with the share's bands at their rows."""
         return fractal.BandSink(items, self.kernel, (self.height, self.width) if whole else None)
 
+    @property
+    def wire_dtype(self) -> Any:
+        """The NumPy type of the pixels a rank sends (see ``fractal.wire_dtype``)."""
+        return fractal.wire_dtype(self.maxiter)
+
     def elements(self, part: Any) -> int:
-        """Int32 values a rank's part sends with ``Gatherv``: none if it stays on rank 0 (in
+        """Pixels a rank's part sends with ``Gatherv``: none if it stays on rank 0 (in
         place, or the bands' own arrays)."""
         return 0 if isinstance(part, fractal.Placed | list) else int(part.size)
 
@@ -152,7 +158,7 @@ class FractalJob:
         self, items: Sequence[fractal.RowBand], partials: Sequence[Any], *,
         whole: bool = False, sink: fractal.BandSink | None = None,
     ) -> Any:
-        """The rank's rows as one int32 buffer (for Gatherv), or, when the part stays here as
+        """The rank's rows as one ``wire_dtype`` buffer (for Gatherv), or, when the part stays here as
         the ``whole`` answer, the bands' own arrays: stacking them would copy the rows only to
         copy them again."""
         if sink is not None:

@@ -96,9 +96,17 @@ def test_numpy_kernel_writes_into_out():
     assert np.array_equal(out, seed_fractal(37, 23, 30)[band.start : band.stop])
 
 
+@pytest.mark.parametrize(("maxiter", "dtype"), [(1, np.uint8), (255, np.uint8), (256, np.uint16),
+                                                (65_535, np.uint16), (65_536, np.int32)])
+def test_wire_dtype_is_the_narrowest_that_holds_maxiter(maxiter: int, dtype: type):
+    assert fractal.wire_dtype(maxiter) == np.dtype(dtype)
+
+
+# 300 iterations: points inside the set have pixel 300, which a one-byte wire would wrap.
+@pytest.mark.parametrize("maxiter", [30, 300])
 @pytest.mark.parametrize("kernel", ["numpy", "python"])
-def test_band_sink_stacks_a_share_or_places_it_in_the_whole(kernel: str):
-    height, width, maxiter = 37, 23, 30
+def test_band_sink_stacks_a_share_or_places_it_in_the_whole(kernel: str, maxiter: int):
+    height, width = 37, 23
     bands = fractal.plan_bands(height, width, maxiter, band_rows=4)
     share, rest = bands[1::2], bands[0::2]  # a cyclic share: not contiguous rows
     expected = seed_fractal(height, width, maxiter)
@@ -106,6 +114,7 @@ def test_band_sink_stacks_a_share_or_places_it_in_the_whole(kernel: str):
     stacked = fractal.BandSink(share, kernel)
     for band in reversed(share):  # workers finish in any order
         stacked(band)
+    assert stacked.part().dtype == fractal.wire_dtype(maxiter)  # what the rank sends
     assert np.array_equal(stacked.part(), np.concatenate([expected[b.start : b.stop]
                                                           for b in share]))
 
@@ -115,6 +124,8 @@ def test_band_sink_stacks_a_share_or_places_it_in_the_whole(kernel: str):
     placed = whole.part()
     assert isinstance(placed, fractal.Placed)
     rest_rows = fractal.stack_bands(rest, [fractal.numpy_kernel(b) for b in rest])
+    assert rest_rows.dtype == fractal.wire_dtype(maxiter)
     result = fractal.place_bands(height, width, [share, rest], [placed, rest_rows])
     assert result is placed.pixels  # the other share was copied in, nothing else allocated
+    assert result.dtype == np.int32
     assert np.array_equal(result, expected)

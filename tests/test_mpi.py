@@ -52,7 +52,8 @@ def test_pi_hits_equal_local_run(comm, schedule: str, backend: str):
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize(("height", "width", "maxiter", "band_rows"),
-                         [(3, 7, 20, 1), (257, 131, 50, 5), (40, 30, 20, None)])
+                         [(3, 7, 20, 1), (257, 131, 50, 5), (40, 30, 20, None),
+                          (33, 29, 300, 4)])  # pixels up to 300: a two-byte wire type
 def test_fractal_equals_seed(comm, schedule: str, height: int, width: int, maxiter: int,
                              band_rows: int | None):
     job = FractalJob(height=height, width=width, maxiter=maxiter, band_rows=band_rows)
@@ -66,10 +67,10 @@ def test_fractal_equals_seed(comm, schedule: str, height: int, width: int, maxit
 def test_fractal_with_worker_processes_equals_seed(comm, schedule: str):
     # Workers in other processes cannot write into rank 0's result: their rows are stacked
     # and placed, unlike the thread pool's, which rank 0 computes in place.
-    job = FractalJob(height=57, width=31, maxiter=30, band_rows=3)
+    job = FractalJob(height=57, width=31, maxiter=300, band_rows=3)
     report = coordinator.run(job, "process-pool", 1, schedule=schedule, comm=comm)
     assert shared(comm, bool(report and np.array_equal(report.answer.pixels,
-                                                       seed_fractal(57, 31, 30))))
+                                                       seed_fractal(57, 31, 300))))
 
 
 def test_python_kernel_in_interpreter_pool_per_rank(comm):

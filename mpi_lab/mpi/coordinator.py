@@ -181,7 +181,8 @@ def _run_static_share(
 
 
 def _gather_parts(comm: Any, job: Job, part: Any, elements: list[int]) -> list[Any] | None:
-    """Every rank's part on rank 0: int32 rows by ``Gatherv`` into one buffer, else pickles.
+    """Every rank's part on rank 0: rows of ``job.wire_dtype`` by ``Gatherv`` into one buffer,
+    else pickles.
 
     Rank 0's own part stays where it is (it may already be the whole fractal): it sends
     nothing, and only the other ranks' rows are received.
@@ -191,10 +192,10 @@ def _gather_parts(comm: Any, job: Job, part: Any, elements: list[int]) -> list[A
     import numpy as np
 
     if comm.Get_rank() != ROOT:
-        comm.Gatherv(np.ascontiguousarray(part, dtype=np.int32).ravel(), None, root=ROOT)
+        comm.Gatherv(np.ascontiguousarray(part, dtype=job.wire_dtype).ravel(), None, root=ROOT)
         return None
     counts = [0, *elements[1:]]
-    received = np.empty(sum(counts), dtype=np.int32)
-    comm.Gatherv(np.empty(0, dtype=np.int32), (received, counts), root=ROOT)
+    received = np.empty(sum(counts), dtype=job.wire_dtype)
+    comm.Gatherv(np.empty(0, dtype=job.wire_dtype), (received, counts), root=ROOT)
     bounds = np.cumsum([0, *counts])
     return [part, *(received[bounds[r] : bounds[r + 1]] for r in range(1, len(counts)))]

@@ -17,7 +17,7 @@ class Outcome:
 
     report: RankReport | None
     error: tuple[int, str] | None = None
-    elements: int = 0  # int32 values this rank sends with Gatherv
+    elements: int = 0  # pixels this rank sends with Gatherv
     items: list[Any] | None = None  # the items it ran, when the schedule was dynamic
 
 
