@@ -11,7 +11,8 @@ from mpi_lab.jobs import FractalJob
 from mpi_lab.runner import run_local
 from mpi_lab.workloads import complex_arith, fractal
 
-SIZES = [(1, 1, 20), (7, 5, 20), (257, 131, 50)]
+# 300 iterations: pixels up to 300, sent between processes in two bytes, not one.
+SIZES = [(1, 1, 20), (7, 5, 20), (257, 131, 50), (33, 29, 300)]
 
 
 def test_grid_equals_seed_ogrid():
@@ -94,6 +95,26 @@ def test_numpy_kernel_writes_into_out():
     returned = fractal.numpy_kernel(band, out=out)
     assert np.shares_memory(returned, out)
     assert np.array_equal(out, seed_fractal(37, 23, 30)[band.start : band.stop])
+
+
+@pytest.mark.parametrize("maxiter", [30, 300])
+@pytest.mark.parametrize("kernel", ["numpy", "python"])
+def test_encoded_band_fills_its_slot_and_decodes_to_the_pixels(kernel: str, maxiter: int):
+    band = fractal.plan_bands(37, 23, maxiter, band_rows=6)[3]
+    result = fractal.KERNELS[kernel](band)
+    encoded = band.encode(result)
+    assert encoded.nbytes == band.result_nbytes == band.rows * band.width * (
+        1 if maxiter < 256 else 2)
+    decoded = fractal.band_pixels(band, band.decode(encoded))
+    assert decoded.dtype == fractal.wire_dtype(maxiter)
+    assert np.array_equal(decoded, seed_fractal(37, 23, maxiter)[band.start : band.stop])
+
+
+def test_numpy_kernel_returns_the_wire_type():
+    band = fractal.plan_bands(37, 23, 300, band_rows=6)[2]
+    pixels = fractal.numpy_kernel(band)
+    assert pixels.dtype == np.uint16
+    assert np.array_equal(pixels, seed_fractal(37, 23, 300)[band.start : band.stop])
 
 
 @pytest.mark.parametrize(("maxiter", "dtype"), [(1, np.uint8), (255, np.uint8), (256, np.uint16),

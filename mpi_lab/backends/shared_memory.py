@@ -1,8 +1,8 @@
 """Implements the shared-memory backend: worker processes write results into one block.
 
 Each work item owns a slot of ``item.result_nbytes`` bytes in a single
-``multiprocessing.shared_memory`` block: fractal rows land there as int32 pixels, π hit counts as
-int64. Only the slot offset crosses the process boundary; the block is closed and unlinked in a
+``multiprocessing.shared_memory`` block: fractal rows land there as pixels of their wire type
+(one byte each at 20 iterations), π hit counts as int64. Only the slot offset crosses the process boundary; the block is closed and unlinked in a
 ``finally``, after success, failure or Ctrl-C alike.
 """
 
@@ -39,7 +39,7 @@ def _attach(name: str) -> shared_memory.SharedMemory:
 
 def _fill_slot(name: str, offset: int, kernel: Kernel, item: Any) -> None:
     """Run ``kernel(item)`` in a worker and write its result into the item's slot."""
-    encoded = memoryview(type(item).encode(kernel(item))).cast("B")
+    encoded = memoryview(item.encode(kernel(item))).cast("B")
     block = _attach(name)
     try:
         block.buf[offset : offset + encoded.nbytes] = encoded
@@ -68,7 +68,7 @@ class SharedMemoryBackend(ProcessPoolBackend):
                 ]
             )
             return [
-                type(item).decode(block.buf[offset : offset + size])
+                item.decode(block.buf[offset : offset + size])
                 for item, offset, size in zip(items, offsets, sizes, strict=True)
             ]
         finally:

@@ -7,7 +7,7 @@ import threading
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from mpi_lab.workloads import complex_arith
 
@@ -19,7 +19,23 @@ DEFAULT_WIDTH = 3000
 DEFAULT_MAXITER = 20
 # Points per band: a band's complex values and iterates (16 bytes each, twice) stay within L2.
 BAND_POINTS = 65_536
-_PIXEL_BYTES = 4  # int32
+
+
+def wire_typecode(maxiter: int) -> str:
+    """The narrowest ``array`` typecode that holds every pixel (0..maxiter): ``B``, ``H`` or ``i``.
+
+    Rows travel in it between processes, ranks and hosts: at 20 iterations one byte a pixel
+    instead of int32's four, so a quarter of the bytes to pickle, send and receive into fresh
+    memory. Only the final fractal is int32 (the exactness contract).
+    """
+    return "B" if maxiter <= 0xFF else "H" if maxiter <= 0xFFFF else "i"
+
+
+def wire_dtype(maxiter: int) -> np.dtype:
+    """``wire_typecode`` as a NumPy type: uint8, uint16 or int32."""
+    import numpy as np
+
+    return np.dtype(wire_typecode(maxiter))
 
 
 @dataclass(frozen=True)
@@ -37,8 +53,6 @@ class RowBand:
     maxiter: int
     arith: str = "fma/scaled-fma"
 
-    pixel_bytes: ClassVar[int] = _PIXEL_BYTES
-
     def __str__(self) -> str:
         return f"rows {self.start}-{self.stop - 1}"
 
@@ -47,17 +61,23 @@ class RowBand:
         return self.stop - self.start
 
     @property
+    def typecode(self) -> str:
+        return wire_typecode(self.maxiter)
+
+    @property
     def result_nbytes(self) -> int:
-        return self.rows * self.width * _PIXEL_BYTES
+        return self.rows * self.width * array(self.typecode).itemsize
 
-    @staticmethod
-    def encode(rows: Any) -> memoryview:
-        """A band's int32 pixels as bytes (NumPy array or ``array('i')``)."""
-        return memoryview(rows).cast("B")
+    def encode(self, rows: Any) -> memoryview:
+        """A kernel's result (NumPy array or ``array``) as bytes of the wire type."""
+        if isinstance(rows, array):  # the python kernel's int32
+            narrow = rows if rows.typecode == self.typecode else array(self.typecode, rows)
+            return memoryview(narrow).cast("B")
+        return memoryview(rows.astype(self.typecode, copy=False)).cast("B")
 
-    @staticmethod
-    def decode(raw: bytes | memoryview) -> bytes:
-        return bytes(raw)
+    def decode(self, raw: bytes | memoryview) -> memoryview:
+        """``encode``'s bytes, copied, as pixels of the wire type (``band_pixels`` reads them)."""
+        return memoryview(bytes(raw)).cast(self.typecode)
 
 
 def grid_steps(height: int, width: int) -> tuple[float, float]:
@@ -96,20 +116,6 @@ def plan_bands(
         RowBand(start, min(start + rows, height), height, width, maxiter, arith)
         for start in range(0, height, rows)
     ]
-
-
-def wire_dtype(maxiter: int) -> np.dtype:
-    """The narrowest type that holds every pixel (0..maxiter): what a rank's rows travel as.
-
-    At 20 iterations that is one byte instead of four: a quarter of the bytes to send, to
-    receive into fresh memory on rank 0, and (between hosts) to put on the network.
-    """
-    import numpy as np
-
-    for dtype in (np.uint8, np.uint16):
-        if maxiter <= np.iinfo(dtype).max:
-            return np.dtype(dtype)
-    return np.dtype(np.int32)
 
 
 def band_grid(band: RowBand, out: np.ndarray | None = None) -> np.ndarray:
@@ -155,8 +161,8 @@ _COMPACT_BELOW = 0.75
 
 
 def numpy_kernel(band: RowBand, out: np.ndarray | None = None) -> np.ndarray:
-    """Escape counts of a band, iterating only points still inside (most of the time);
-    written into ``out`` (C-contiguous, the band's shape, int32 or ``wire_dtype``) when given.
+    """Escape counts of a band, iterating only points still inside (most of the time): a new
+    array of ``wire_dtype``, or ``out`` (C-contiguous, the band's shape, any integer type).
 
     Once a point escapes, the seed pins it at 2, from where it escapes again at every step
     (|4 + c| > 2 everywhere on this grid). So a pixel, "the last iteration still inside", is
@@ -173,7 +179,7 @@ def numpy_kernel(band: RowBand, out: np.ndarray | None = None) -> np.ndarray:
     np.copyto(z[:size], c[:size])
     where[:size] = np.arange(size, dtype=np.int32)
     survived[:size] = 0
-    pixels = np.empty(size, dtype=np.int32) if out is None else out.reshape(size)
+    pixels = np.empty(size, dtype=wire_dtype(band.maxiter)) if out is None else out.reshape(size)
     for _ in range(band.maxiter):
         zs, cs, counts = z[:size], c[:size], survived[:size]
         # z*z, not np.square: the same SIMD complex product bit for bit (NumPy's square *is*
@@ -201,7 +207,11 @@ def numpy_kernel(band: RowBand, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def python_kernel(band: RowBand) -> array:
-    """Pure-Python escape counts (``array('i')``): the kernel subinterpreters can run."""
+    """Pure-Python escape counts (``array('i')``): the kernel subinterpreters can run.
+
+    int32, not the narrow wire type: converting in pure Python would cost a pass over the
+    pixels in the worker; ``RowBand.encode`` narrows them where a fixed slot needs it.
+    """
     square, magnitude = complex_arith.resolve(band.arith)
     imag_step, real_step = grid_steps(band.height, band.width)
     reals = [k * real_step - 1.5 for k in range(band.width)]
@@ -269,12 +279,10 @@ class BandSink:
 
     def __call__(self, band: RowBand) -> None:
         """Compute ``band`` into its place (the kernel for in-process backends)."""
-        import numpy as np
-
         if self.kernel == "numpy":
             numpy_kernel(band, out=self.view(band))
         else:
-            self.view(band).reshape(-1)[:] = np.frombuffer(python_kernel(band), dtype=np.int32)
+            self.view(band)[:] = band_pixels(band, python_kernel(band))
 
     def part(self) -> np.ndarray | Placed:
         """The share's rows as ``stack_bands`` would return them, or the whole fractal."""
@@ -283,17 +291,26 @@ class BandSink:
         return self.buffer.reshape(-1, self.width) if self.width else self.buffer.reshape(0, 0)
 
 
+def band_pixels(band: RowBand, partial: Any) -> np.ndarray:
+    """A kernel's result for ``band`` as a (rows, width) array, not copied: NumPy arrays and
+    typed buffers (``array``, ``RowBand.decode``'s) keep their type; plain bytes are int32."""
+    import numpy as np
+
+    if isinstance(partial, bytes | bytearray):
+        pixels = np.frombuffer(partial, dtype=np.int32)
+    else:
+        pixels = np.asarray(partial)
+    return pixels.reshape(band.rows, band.width)
+
+
 def stack_bands(bands: Sequence[RowBand], partials: Sequence[Any]) -> np.ndarray:
-    """One rank's bands (int32 each), concatenated in share order as one ``wire_dtype`` array
-    of rows."""
+    """One rank's bands, concatenated in share order as one ``wire_dtype`` array of rows."""
     import numpy as np
 
     if not bands:
         return np.empty((0, 0), dtype=np.int32)
-    width = bands[0].width
     return np.concatenate(
-        [np.frombuffer(partial, dtype=np.int32).reshape(band.rows, width)
-         for band, partial in zip(bands, partials, strict=True)],
+        [band_pixels(band, partial) for band, partial in zip(bands, partials, strict=True)],
         dtype=wire_dtype(bands[0].maxiter), casting="unsafe",  # pixels are 0..maxiter
     )
 
@@ -327,9 +344,7 @@ def place_bands(
             continue
         if isinstance(stack, list):  # one array per band (a run without MPI)
             for band, partial in zip(bands, stack, strict=True):
-                fractal[band.start : band.stop] = np.frombuffer(partial, dtype=np.int32).reshape(
-                    band.rows, width
-                )
+                fractal[band.start : band.stop] = band_pixels(band, partial)
             continue
         rows = np.asarray(stack).reshape(-1, width)  # int32, or the narrower wire type
         at = 0
