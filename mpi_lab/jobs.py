@@ -158,9 +158,9 @@ class FractalJob:
         self, items: Sequence[fractal.RowBand], partials: Sequence[Any], *,
         whole: bool = False, sink: fractal.BandSink | None = None,
     ) -> Any:
-        """The rank's rows as one ``wire_dtype`` buffer (for Gatherv), or, when the part stays here as
-        the ``whole`` answer, the bands' own arrays: stacking them would copy the rows only to
-        copy them again."""
+        """The rank's rows as one ``wire_dtype`` buffer (for Gatherv), or, when the part stays
+        here as the ``whole`` answer, the bands' own arrays: stacking them would copy the rows
+        only to copy them again."""
         if sink is not None:
             return sink.part()  # already stacked, or in place
         return list(partials) if whole else fractal.stack_bands(items, partials)

@@ -2,8 +2,9 @@
 
 Each work item owns a slot of ``item.result_nbytes`` bytes in a single
 ``multiprocessing.shared_memory`` block: fractal rows land there as pixels of their wire type
-(one byte each at 20 iterations), π hit counts as int64. Only the slot offset crosses the process boundary; the block is closed and unlinked in a
-``finally``, after success, failure or Ctrl-C alike.
+(one byte each at 20 iterations), π hit counts as int64. Only the slot offset crosses the
+process boundary; the block is closed and unlinked in a ``finally``, after success, failure or
+Ctrl-C alike.
 """
 
 from __future__ import annotations
