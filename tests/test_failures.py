@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 
 import pytest
@@ -38,6 +39,20 @@ def test_subinterpreters_are_closed_after_failure(monkeypatch):
         with pytest.raises(WorkerError):
             run_local(PiJob(trials=3_000, block_size=1_000), name, 2)
     assert len(api.list_all()) == before
+
+
+def test_interpreters_leave_no_result_queued_after_failure(monkeypatch):
+    """Results a failure left unread were put by worker interpreters, which are then closed:
+    such items must not outlive them (a later queue call crashed, rarely, before)."""
+    if not backends.availability("interpreters").available:
+        pytest.skip(backends.availability("interpreters").reason)
+    from mpi_lab.backends._subinterpreters import interpreters_module
+
+    queues = sys.modules[type(interpreters_module().create_queue()).__module__]
+    monkeypatch.setenv(faults.ENV, "raise")
+    with pytest.raises(WorkerError):
+        run_local(PiJob(trials=8_000, block_size=1_000), "interpreters", 2)
+    assert [queue.qsize() for queue in queues.list_all()] == [0] * len(queues.list_all())
 
 
 @pytest.mark.parametrize("backend", ["process-pool", "shared-memory"])

@@ -58,9 +58,16 @@ class InterpretersBackend(Backend):
             try:
                 return self._collect(results, len(items))
             finally:
-                self._stop(tasks, len(threads))
+                _drain(tasks)  # the items not yet taken (after a failure)
+                for _ in threads:
+                    tasks.put(None)  # end every loop
                 for thread in threads:
                     thread.join()
+                # Results a failure left unread (5-7 here) were put by the worker interpreters,
+                # which are closed next: queue items outliving their interpreter are a known
+                # source of crashes (CPython gh-146427), and a test run once segfaulted in a
+                # later create_queue after such failures.
+                _drain(results)
 
     @staticmethod
     def _collect(results: Any, count: int) -> list[Any]:
@@ -72,13 +79,11 @@ class InterpretersBackend(Backend):
             values[index] = value
         return values
 
-    @staticmethod
-    def _stop(tasks: Any, workers: int) -> None:
-        """Drop the items not yet taken (after a failure) and tell every loop to end."""
-        while True:
-            try:
-                tasks.get_nowait()
-            except Exception:  # QueueEmpty, whose class differs between stdlib and backport
-                break
-        for _ in range(workers):
-            tasks.put(None)
+
+def _drain(queue: Any) -> None:
+    """Take every item left in ``queue``."""
+    while True:
+        try:
+            queue.get_nowait()
+        except Exception:  # QueueEmpty, whose class differs between stdlib and backport
+            return
