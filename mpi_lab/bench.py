@@ -8,11 +8,13 @@ session, and every point's answer is checked against it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -127,7 +129,7 @@ def measure(settings: Settings, point: Point) -> Measurement:
             return Measurement(**asdict(point), status="failed",
                                reason=f"timed out after {settings.timeout:g} s")
         if done.returncode != 0:
-            lines = (done.stderr.strip() or f"exit {done.returncode}").splitlines()
+            lines = (done.stderr.strip() or _exit_status(done.returncode)).splitlines()
             return Measurement(**asdict(point), status="failed", reason=lines[-1])
         fields = json.loads(done.stdout)
         samples.append(fields["seconds"])
@@ -138,6 +140,14 @@ def measure(settings: Settings, point: Point) -> Measurement:
         point.ranks, "ok", seconds=statistics.median(samples), samples=samples,
         answer=answers.pop() if len(answers) == 1 else "differs between repeats",
     )
+
+
+def _exit_status(code: int) -> str:
+    """How a point's process ended, naming the signal when one killed it."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name} (exit {code})"
+    return f"exit {code}"
 
 
 def compare(results: list[Measurement]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,15 @@ def test_answer_differing_from_serial_fails_the_point():
     assert results[1].speedup == 2.0 and results[1].efficiency == 1.0
     assert results[2].speedup == 2.0 and results[2].efficiency == 1.0
     assert results[3].status == "failed" and "differs from serial" in results[3].reason
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "killed by SIGSEGV (exit -11)"),
+    ("raise SystemExit(3)", "exit 3"),
+    ("import sys; sys.exit('Error: no such thing')", "Error: no such thing"),
+])
+def test_failed_point_says_how_its_process_ended(monkeypatch, code: str, reason: str):
+    monkeypatch.setattr(bench, "command", lambda settings, point: (
+        [sys.executable, "-c", code], dict(os.environ)))
+    result = bench.measure(bench.Settings(repeats=1), bench.Point("pi", "serial", 1))
+    assert (result.status, result.reason) == ("failed", reason)
