@@ -1,8 +1,9 @@
-"""Reference implementations the speed targets are measured against (not mpi_lab code).
+"""Reference implementations the speed targets are measured against: the seed's own code, and
+the usual alternatives to mpi_lab's plumbing (a Pool, mpi4py.futures) around mpi_lab's kernel.
 
     python benchmarks/references.py seed-pi [TRIALS]        the seed's serial loop
     python benchmarks/references.py seed-fractal             the seed's prepare/run, whole array
-    python benchmarks/references.py pool-pi [TRIALS]         multiprocessing.Pool(2), mpi_lab's blocks
+    python benchmarks/references.py pool-pi [TRIALS]         multiprocessing.Pool(2), mpi_lab's blocks+kernel
     python benchmarks/references.py numpy-pi [TRIALS]        a plain NumPy loop over 1M-sample chunks
     mpiexec -n 3 python -m mpi4py.futures benchmarks/references.py futures-pi [TRIALS]
                                                              mpi4py.futures, 2 workers, same blocks
@@ -46,38 +47,33 @@ def seed_fractal(height: int = 4000, width: int = 3000, maxiter: int = 20) -> di
             "sha256": hashlib.sha256(fractal.tobytes()).hexdigest()}
 
 
-def blocks(trials: int) -> list[tuple[int, int]]:
-    return [(k, min(BLOCK, trials - start)) for k, start in enumerate(range(0, trials, BLOCK))]
+def blocks(trials: int) -> list:
+    """mpi_lab's own blocks (seed 0): the baselines map mpi_lab's own python kernel over them,
+    so only the plumbing around the kernel is compared."""
+    from mpi_lab.workloads import pi
 
-
-def block_hits(block: tuple[int, int], seed: int = 0) -> int:
-    """mpi_lab's python kernel, written out: the same draws per (seed, block)."""
-    index, trials = block
-    draw = random.Random(seed << 64 | index).random
-    hits = 0
-    for _ in range(trials):
-        x = -1.0 + 2.0 * draw()
-        y = -1.0 + 2.0 * draw()
-        if x * x + y * y <= 1.0:
-            hits += 1
-    return hits
+    return pi.plan_blocks(trials, BLOCK, 0)
 
 
 def pool_pi(trials: int) -> dict:
     import multiprocessing
 
+    from mpi_lab.workloads import pi
+
     started = time.perf_counter()
     with multiprocessing.get_context("forkserver").Pool(2) as pool:
-        hits = sum(pool.map(block_hits, blocks(trials)))
+        hits = sum(pool.map(pi.python_kernel, blocks(trials)))
     return {"seconds": time.perf_counter() - started, "hits": hits}
 
 
 def futures_pi(trials: int) -> dict:
     from mpi4py.futures import MPIPoolExecutor
 
+    from mpi_lab.workloads import pi
+
     started = time.perf_counter()
     with MPIPoolExecutor() as pool:
-        hits = sum(pool.map(block_hits, blocks(trials)))
+        hits = sum(pool.map(pi.python_kernel, blocks(trials)))
     return {"seconds": time.perf_counter() - started, "hits": hits}
 
 
