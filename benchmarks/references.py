@@ -4,7 +4,10 @@ the usual alternatives to mpi_lab's plumbing (a Pool, mpi4py.futures) around mpi
     python benchmarks/references.py seed-pi [TRIALS]        the seed's serial loop
     python benchmarks/references.py seed-fractal             the seed's prepare/run, whole array
     python benchmarks/references.py pool-pi [TRIALS]         multiprocessing.Pool(2), mpi_lab's blocks+kernel
+    python benchmarks/references.py pool-pi-fork [TRIALS]    the same Pool with the fork start method
     python benchmarks/references.py numpy-pi [TRIALS]        a plain NumPy loop over 1M-sample chunks
+    mpiexec -n 2 python benchmarks/references.py mpi-pi [TRIALS]
+                                                             bare mpi4py: scatter, kernel, reduce
     mpiexec -n 3 python -m mpi4py.futures benchmarks/references.py futures-pi [TRIALS]
                                                              mpi4py.futures, 2 workers, same blocks
 
@@ -55,15 +58,21 @@ def blocks(trials: int) -> list:
     return pi.plan_blocks(trials, BLOCK, 0)
 
 
-def pool_pi(trials: int) -> dict:
+def pool_pi(trials: int, context: str = "forkserver") -> dict:
+    """A Pool(2) over the blocks. forkserver is Python 3.14's default on Linux and mpi_lab's
+    own; fork, 3.13's default, starts its workers faster (no server interpreter)."""
     import multiprocessing
 
     from mpi_lab.workloads import pi
 
     started = time.perf_counter()
-    with multiprocessing.get_context("forkserver").Pool(2) as pool:
+    with multiprocessing.get_context(context).Pool(2) as pool:
         hits = sum(pool.map(pi.python_kernel, blocks(trials)))
     return {"seconds": time.perf_counter() - started, "hits": hits}
+
+
+def pool_pi_fork(trials: int) -> dict:
+    return pool_pi(trials, "fork")
 
 
 def futures_pi(trials: int) -> dict:
@@ -75,6 +84,28 @@ def futures_pi(trials: int) -> dict:
     with MPIPoolExecutor() as pool:
         hits = sum(pool.map(pi.python_kernel, blocks(trials)))
     return {"seconds": time.perf_counter() - started, "hits": hits}
+
+
+def mpi_pi(trials: int) -> dict | None:
+    """The least an MPI program can do: scatter the blocks, run the kernel, gather the counts.
+
+    No CLI and no checks; only mpi_lab's TCP_NODELAY step, without which MPI_Finalize alone
+    adds 42 ms here. It is the floor for any 2-rank mpiexec run of this work on this machine.
+    """
+    from mpi4py import MPI
+
+    from mpi_lab.mpi.comm import _no_nagle
+    from mpi_lab.workloads import pi
+
+    _no_nagle()
+    comm = MPI.COMM_WORLD
+    started = time.perf_counter()
+    shares = None
+    if comm.rank == 0:
+        items = blocks(trials)
+        shares = [items[r::comm.size] for r in range(comm.size)]
+    hits = comm.reduce(sum(map(pi.python_kernel, comm.scatter(shares))))
+    return {"seconds": time.perf_counter() - started, "hits": hits} if comm.rank == 0 else None
 
 
 def numpy_pi(trials: int) -> dict:
@@ -91,7 +122,8 @@ def numpy_pi(trials: int) -> dict:
 
 
 COMMANDS = {
-    "seed-pi": seed_pi, "pool-pi": pool_pi, "futures-pi": futures_pi, "numpy-pi": numpy_pi,
+    "seed-pi": seed_pi, "pool-pi": pool_pi, "pool-pi-fork": pool_pi_fork,
+    "futures-pi": futures_pi, "mpi-pi": mpi_pi, "numpy-pi": numpy_pi,
 }
 
 
@@ -100,7 +132,9 @@ def main(argv: list[str]) -> None:
         print(json.dumps(seed_fractal()))
         return
     trials = int(argv[1]) if len(argv) > 1 else 10_000_000
-    print(json.dumps(COMMANDS[argv[0]](trials)))
+    result = COMMANDS[argv[0]](trials)
+    if result is not None:  # MPI ranks other than 0 print nothing
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,9 @@ def test_ucx_memory_hooks_off_only_without_rdma_devices(monkeypatch, rdma: bool,
     monkeypatch.setattr(launcher, "_has_rdma", lambda: rdma)
     env = launcher.launcher_env(2, environ={})
     assert env.get("UCX_MEM_EVENTS") == expected
+    # Without RDMA devices the UCX/libfabric layers only probe and decline: ob1 is chosen.
+    assert env.get("OMPI_MCA_pml") == (None if rdma else "ob1")
+    assert env.get("OMPI_MCA_osc") == (None if rdma else "^ucx")
     assert env["OMPI_MCA_btl"] == "^ofi"
 
 

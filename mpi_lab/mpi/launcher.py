@@ -67,6 +67,11 @@ def launcher_env(ranks: int, environ: dict[str, str] | None = None) -> dict[str,
         # UCX hooks memory calls when libmpi loads (42 ms per process here). Its users, the
         # UCX transports, decline without RDMA devices; with them the hooks must stay.
         env["UCX_MEM_EVENTS"] = "no"
+        # For the same reason the UCX and libfabric (cm) messaging layers and UCX one-sided
+        # calls only probe and decline at every MPI_Init; ob1 over shared memory/TCP is what
+        # remains (2-3 ms of each start here).
+        env["OMPI_MCA_pml"] = "ob1"
+        env["OMPI_MCA_osc"] = "^ucx"
     current = os.environ if environ is None else environ
     return {key: value for key, value in env.items() if key not in current}
 
