@@ -87,7 +87,7 @@ def futures_pi(trials: int) -> dict:
 
 
 def mpi_pi(trials: int) -> dict | None:
-    """The least an MPI program can do: scatter the blocks, run the kernel, gather the counts.
+    """The least an MPI program can do: scatter the blocks, run the kernel, reduce the counts.
 
     No CLI and no checks; only mpi_lab's TCP_NODELAY step, without which MPI_Finalize alone
     adds 42 ms here. It is the floor for any 2-rank mpiexec run of this work on this machine.

@@ -76,6 +76,7 @@ class Measurement:
     efficiency: float | None = None
     answer: str | None = None  # hits or sha256, compared with serial
     reason: str = ""
+    detail: str = ""  # a failed run's stderr (its end), in the JSON only
 
 
 def plan(settings: Settings) -> tuple[list[Point], list[Measurement]]:
@@ -129,8 +130,9 @@ def measure(settings: Settings, point: Point) -> Measurement:
             return Measurement(**asdict(point), status="failed",
                                reason=f"timed out after {settings.timeout:g} s")
         if done.returncode != 0:
-            lines = (done.stderr.strip() or _exit_status(done.returncode)).splitlines()
-            return Measurement(**asdict(point), status="failed", reason=lines[-1])
+            return Measurement(**asdict(point), status="failed",
+                               reason=_failure_reason(done.stderr, done.returncode),
+                               detail=done.stderr[-_DETAIL_CHARS:])
         fields = json.loads(done.stdout)
         samples.append(fields["seconds"])
         answers.add(str(fields.get("hits", fields.get("sha256"))))
@@ -140,6 +142,20 @@ def measure(settings: Settings, point: Point) -> Measurement:
         point.ranks, "ok", seconds=statistics.median(samples), samples=samples,
         answer=answers.pop() if len(answers) == 1 else "differs between repeats",
     )
+
+
+_DETAIL_CHARS = 4000
+
+
+def _failure_reason(stderr: str, code: int) -> str:
+    """One line on why a point's run failed: mpi_lab's own ``Error:`` line if there is one,
+    else the last line of stderr that says something (Open MPI's notices end in a rule of
+    dashes), else how the process ended."""
+    lines = [line.strip() for line in stderr.splitlines() if any(c.isalnum() for c in line)]
+    errors = [line for line in lines if line.startswith("Error")]
+    if errors:
+        return errors[-1]
+    return lines[-1] if lines else _exit_status(code)
 
 
 def _exit_status(code: int) -> str:

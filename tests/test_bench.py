@@ -111,9 +111,16 @@ def test_answer_differing_from_serial_fails_the_point():
     ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "killed by SIGSEGV (exit -11)"),
     ("raise SystemExit(3)", "exit 3"),
     ("import sys; sys.exit('Error: no such thing')", "Error: no such thing"),
+    # Open MPI's notices end in a rule: the reason is the last line that says something.
+    ("import sys; sys.stderr.write('---\\nprterun noticed a thing\\n---\\n'); sys.exit(1)",
+     "prterun noticed a thing"),
+    ("import sys; sys.stderr.write('Error: rank 1 failed\\n---\\nlater notice\\n---\\n');"
+     " sys.exit(1)", "Error: rank 1 failed"),
 ])
 def test_failed_point_says_how_its_process_ended(monkeypatch, code: str, reason: str):
     monkeypatch.setattr(bench, "command", lambda settings, point: (
         [sys.executable, "-c", code], dict(os.environ)))
     result = bench.measure(bench.Settings(repeats=1), bench.Point("pi", "serial", 1))
     assert (result.status, result.reason) == ("failed", reason)
+    # stderr is kept whole for the JSON; a signal or a bare exit code writes none.
+    assert (reason in result.detail) == reason.startswith(("Error", "prterun"))
