@@ -114,8 +114,8 @@ def test_answer_differing_from_serial_fails_the_point():
     # Open MPI's notices end in a rule: the reason is the last line that says something.
     ("import sys; sys.stderr.write('---\\nprterun noticed a thing\\n---\\n'); sys.exit(1)",
      "prterun noticed a thing"),
-    ("import sys; sys.stderr.write('Error: rank 1 failed\\n---\\nlater notice\\n---\\n');"
-     " sys.exit(1)", "Error: rank 1 failed"),
+    ("import sys; sys.stderr.write('Error: rank 1 failed\\n---\\nlater\\n---\\n'); sys.exit(1)",
+     "Error: rank 1 failed"),
 ])
 def test_failed_point_says_how_its_process_ended(monkeypatch, code: str, reason: str):
     monkeypatch.setattr(bench, "command", lambda settings, point: (

@@ -6,7 +6,6 @@ ranks did not agree on calls ``MPI_Abort``, which ends every rank of the job.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 
 from mpi_lab.mpi import comm
@@ -25,6 +24,8 @@ def guarded(main: Callable[[], int]) -> int:
         return main()
     except BaseException as exc:
         if comm.active() and not (isinstance(exc, SystemExit) and not exc.code):
+            import traceback  # here: every rank's start-up would pay for it (textwrap too)
+
             traceback.print_exc()
             comm.abort(1)
         raise
