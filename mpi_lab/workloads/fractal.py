@@ -293,14 +293,10 @@ class BandSink:
 
 def band_pixels(band: RowBand, partial: Any) -> np.ndarray:
     """A kernel's result for ``band`` as a (rows, width) array, not copied: NumPy arrays and
-    typed buffers (``array``, ``RowBand.decode``'s) keep their type; plain bytes are int32."""
+    typed buffers (``array``, ``RowBand.decode``'s) keep their type."""
     import numpy as np
 
-    if isinstance(partial, bytes | bytearray):
-        pixels = np.frombuffer(partial, dtype=np.int32)
-    else:
-        pixels = np.asarray(partial)
-    return pixels.reshape(band.rows, band.width)
+    return np.asarray(partial).reshape(band.rows, band.width)
 
 
 def stack_bands(bands: Sequence[RowBand], partials: Sequence[Any]) -> np.ndarray:
