@@ -85,6 +85,17 @@ def same(key: str) -> Callable[[dict, dict], str]:
 def measures() -> list[Measure]:
     one_worker = lab("fractal", "--backend", "serial", "--workers", "1", "--no-mpi")
     pi_args = ["pi", "--trials", "10000000", "--kernel", "python"]
+
+    # The π wall-time comparisons share their subjects and baselines.
+    def lab_two_ranks() -> Sample:
+        return run(mpi(2, lab(*pi_args)), 2, wall=True)
+
+    def bare_two_ranks() -> Sample:
+        return run(mpi(2, [PY, REFS, "mpi-pi"]), 2, wall=True)
+
+    def fork_pool() -> Sample:
+        return run([PY, REFS, "pool-pi-fork"], wall=True)
+
     return [
         Measure("fractal 4000x3000x20, numpy kernel, 1 worker vs the seed's run()",
                 lambda: run(one_worker), lambda: run([PY, REFS, "seed-fractal"]),
@@ -106,23 +117,19 @@ def measures() -> list[Measure]:
                 lambda: run(mpi(1, lab(*pi_args, "--workers", "1")), 1),
                 ">= 1.9", True, same("hits")),
         Measure("pi 10M python kernel, wall: mpiexec -n 2 mpi_lab vs multiprocessing.Pool(2)",
-                lambda: run(mpi(2, lab(*pi_args)), 2, wall=True),
-                lambda: run([PY, REFS, "pool-pi"], wall=True), "> 1.0", True, same("hits")),
+                lab_two_ranks, lambda: run([PY, REFS, "pool-pi"], wall=True), "> 1.0", True,
+                same("hits")),
         # Not issue targets (no verdict): the same Pool started with fork (Python 3.13's
         # default on Linux, no forkserver interpreter to start), and the floor: the least a
         # 2-rank mpi4py program can do, against that Pool and against mpi_lab.
         Measure("pi 10M python kernel, wall: mpiexec -n 2 mpi_lab vs Pool(2) started with fork",
-                lambda: run(mpi(2, lab(*pi_args)), 2, wall=True),
-                lambda: run([PY, REFS, "pool-pi-fork"], wall=True), None, True, same("hits")),
+                lab_two_ranks, fork_pool, None, True, same("hits")),
         Measure("pi 10M python kernel, wall: bare mpi4py program, 2 ranks vs Pool(2) with fork",
-                lambda: run(mpi(2, [PY, REFS, "mpi-pi"]), 2, wall=True),
-                lambda: run([PY, REFS, "pool-pi-fork"], wall=True), None, True, same("hits")),
+                bare_two_ranks, fork_pool, None, True, same("hits")),
         Measure("pi 10M python kernel, wall: mpiexec -n 2 mpi_lab vs bare mpi4py program",
-                lambda: run(mpi(2, lab(*pi_args)), 2, wall=True),
-                lambda: run(mpi(2, [PY, REFS, "mpi-pi"]), 2, wall=True), None, True,
-                same("hits")),
+                lab_two_ranks, bare_two_ranks, None, True, same("hits")),
         Measure("pi 10M python kernel, wall: mpiexec -n 2 mpi_lab vs mpi4py.futures (2 workers)",
-                lambda: run(mpi(2, lab(*pi_args)), 2, wall=True),
+                lab_two_ranks,
                 lambda: run(mpi(3, [PY, "-m", "mpi4py.futures", REFS, "futures-pi"]), 3,
                             wall=True),
                 "> 1.0", True, same("hits")),
