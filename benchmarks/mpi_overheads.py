@@ -42,7 +42,7 @@ def main() -> None:
     rank, size = comm.Get_rank(), comm.Get_size()
     blocks = PiJob().plan()
     shares = schedules.split(blocks, size, "block") if rank == 0 else None
-    outcome = Outcome(RankReport(rank, "host", 10, 1.0), elements=0)
+    outcome = Outcome(RankReport(rank, "host", 1, 10, 1.0), elements=0)
     rows = 4000 // size + (1 if rank < 4000 % size else 0)
     wire = FractalJob().wire_dtype
     part = np.zeros((rows, 3000), dtype=wire)

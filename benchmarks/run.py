@@ -40,8 +40,9 @@ def mpi(ranks: int, cmd: list[str]) -> list[str]:
     return [launcher.mpiexec_path(), "-n", str(ranks), *cmd]
 
 
-def env_for(ranks: int) -> dict[str, str]:
-    return {**os.environ, **launcher.launcher_env(ranks)}
+# Every command runs as a user would type it in the activated environment: the parameter
+# files that setup wrote, no tuning variable (a test asks for plain start-up).
+ENV = launcher.plain_env()
 
 
 @dataclass
@@ -50,9 +51,9 @@ class Sample:
     fields: dict
 
 
-def run(cmd: list[str], ranks: int = 1, wall: bool = False) -> Sample:
+def run(cmd: list[str], wall: bool = False) -> Sample:
     started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env_for(ranks), timeout=600,
+    done = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600,
                           cwd=ROOT)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
@@ -88,10 +89,10 @@ def measures() -> list[Measure]:
 
     # The π wall-time comparisons share their subjects and baselines.
     def lab_two_ranks() -> Sample:
-        return run(mpi(2, lab(*pi_args)), 2, wall=True)
+        return run(mpi(2, lab(*pi_args)), wall=True)
 
     def bare_two_ranks() -> Sample:
-        return run(mpi(2, [PY, REFS, "mpi-pi"]), 2, wall=True)
+        return run(mpi(2, [PY, REFS, "mpi-pi"]), wall=True)
 
     def fork_pool() -> Sample:
         return run([PY, REFS, "pool-pi-fork"], wall=True)
@@ -109,12 +110,12 @@ def measures() -> list[Measure]:
             for backend in ("threads", "thread-pool")
         ),
         Measure("fractal, 2 ranks (mpiexec -n 2, 1 worker each) vs own 1 worker",
-                lambda: run(mpi(2, lab("fractal", "--workers", "1")), 2),
+                lambda: run(mpi(2, lab("fractal", "--workers", "1"))),
                 lambda: run(one_worker), "<= 0.55", False, same("sha256")),
         # One worker per rank, whatever "auto" would choose: this measures ranks alone.
         Measure("pi 10M python kernel: mpiexec -n 2 vs -n 1, 1 worker per rank (seconds)",
-                lambda: run(mpi(2, lab(*pi_args, "--workers", "1")), 2),
-                lambda: run(mpi(1, lab(*pi_args, "--workers", "1")), 1),
+                lambda: run(mpi(2, lab(*pi_args, "--workers", "1"))),
+                lambda: run(mpi(1, lab(*pi_args, "--workers", "1"))),
                 ">= 1.9", True, same("hits")),
         Measure("pi 10M python kernel, wall: mpiexec -n 2 mpi_lab vs multiprocessing.Pool(2)",
                 lab_two_ranks, lambda: run([PY, REFS, "pool-pi"], wall=True), "> 1.0", True,
@@ -130,8 +131,7 @@ def measures() -> list[Measure]:
                 lab_two_ranks, bare_two_ranks, None, True, same("hits")),
         Measure("pi 10M python kernel, wall: mpiexec -n 2 mpi_lab vs mpi4py.futures (2 workers)",
                 lab_two_ranks,
-                lambda: run(mpi(3, [PY, "-m", "mpi4py.futures", REFS, "futures-pi"]), 3,
-                            wall=True),
+                lambda: run(mpi(3, [PY, "-m", "mpi4py.futures", REFS, "futures-pi"]), wall=True),
                 "> 1.0", True, same("hits")),
         Measure("pi 10M, interpreter-pool 2 workers vs own serial",
                 lambda: run(lab(*pi_args, "--backend", "interpreter-pool", "--workers", "2",
@@ -142,9 +142,9 @@ def measures() -> list[Measure]:
                 lambda: run(lab("pi", "--kernel", "numpy", "--backend", "serial", "--workers",
                                 "1", "--no-mpi")),
                 lambda: run([PY, REFS, "numpy-pi"]), "<= 1.2", False),
-        Measure("wall: mpiexec -n 2 mpi_lab pi --trials 1000 vs mpiexec -n 2 python -c 'import numpy'",
-                lambda: run(mpi(2, lab("pi", "--trials", "1000")), 2, wall=True),
-                lambda: run(mpi(2, [PY, "-c", "import numpy"]), 2, wall=True),
+        Measure("wall, plain mpiexec: -n 2 mpi_lab pi --trials 1000 vs -n 2 python -c 'import numpy'",
+                lambda: run(mpi(2, lab("pi", "--trials", "1000")), wall=True),
+                lambda: run(mpi(2, [PY, "-c", "import numpy"]), wall=True),
                 "<= 2.0", False),
         Measure("wall: python -m mpi_lab --help vs python -c 'import click'",
                 lambda: run([PY, "-m", "mpi_lab", "--help"], wall=True),

@@ -114,7 +114,7 @@ def command(settings: Settings, point: Point) -> tuple[list[str], dict[str, str]
         return [sys.executable, "-m", "mpi_lab", *args, "--no-mpi"], env
     from mpi_lab.mpi import launcher
 
-    env.update(launcher.launcher_env(point.ranks))
+    env.update(launcher.launcher_env())
     return launcher.command(point.ranks, args), env
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import sys
+from dataclasses import asdict
 from typing import Any
 
 from mpi_lab import backends
@@ -26,7 +27,19 @@ def mpi_library_version() -> str | None:
         from mpi4py import MPI
     except Exception:  # no mpi4py, or no MPI library behind it
         return None
-    return str(MPI.Get_library_version()).strip().splitlines()[0]
+    return str(MPI.Get_library_version()).strip("\x00 \n").splitlines()[0]
+
+
+def mpi_settings() -> dict[str, Any]:
+    """The Open MPI parameters set for this environment: in which file or variable, and whether
+    ``scripts/setup`` wrote them."""
+    from mpi_lab.mpi import mca
+
+    files = mca.wheel_files()
+    return {
+        "files": {name: str(path) for name, path in (files or {}).items()},
+        "set": [asdict(found) for found in mca.current(files)],
+    }
 
 
 def collect() -> dict[str, Any]:
@@ -41,6 +54,7 @@ def collect() -> dict[str, Any]:
         # What mpi_lab asks MPI_Init_thread for: only the main thread calls MPI, except the
         # dynamic schedule's request server on rank 0.
         "mpi_thread_level": "funneled (multiple with --schedule dynamic)",
+        "mpi_settings": mpi_settings(),
         "backends": [
             {"name": name, "available": status.available, "reason": status.reason}
             for name, status in ((name, backends.availability(name)) for name in backends.NAMES)

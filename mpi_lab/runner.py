@@ -17,12 +17,18 @@ from mpi_lab.jobs import Job
 
 @dataclass(frozen=True)
 class RankReport:
-    """What one rank did: its host, how many items, and how long its share took."""
+    """What one rank did: its host, its workers, how many items, and how long its share took."""
 
     rank: int
     host: str
+    workers: int
     items: int
     seconds: float
+
+    @classmethod
+    def since(cls, started: float, *, rank: int, workers: int, items: int) -> RankReport:
+        """This host's report of a share begun at ``started`` (``time.perf_counter``)."""
+        return cls(rank, os.uname().nodename, workers, items, time.perf_counter() - started)
 
 
 @dataclass
@@ -127,7 +133,7 @@ def run_share(
         sink = job.sink(items, whole=whole) if pool.in_process else None
         partials = map_items(pool, rank_kernel(job, rank, sink), items)
     part = job.merge(items, partials, whole=whole, sink=sink)
-    return part, RankReport(rank, os.uname().nodename, len(items), time.perf_counter() - started)
+    return part, RankReport.since(started, rank=rank, workers=workers, items=len(items))
 
 
 def run_local(

@@ -32,10 +32,11 @@ def report_lines(report: Report) -> list[str]:
 
 
 def rank_table(per_rank: list[dict[str, Any]]) -> list[str]:
-    """Per-rank host, items and seconds, and the load imbalance (max / mean seconds)."""
-    lines = [f"{'rank':>4}  {'host':<20} {'items':>6} {'seconds':>8}"]
+    """Per-rank host, workers, items and seconds, and the load imbalance (max / mean seconds)."""
+    lines = [f"{'rank':>4}  {'host':<20} {'workers':>7} {'items':>6} {'seconds':>8}"]
     for row in per_rank:
-        lines.append(f"{row['rank']:>4}  {row['host']:<20} {row['items']:>6} {row['seconds']:>8.3f}")
+        lines.append(f"{row['rank']:>4}  {row['host']:<20} {row['workers']:>7} {row['items']:>6}"
+                     f" {row['seconds']:>8.3f}")
     times = [row["seconds"] for row in per_rank]
     mean = sum(times) / len(times)
     imbalance = max(times) / mean if mean > 0 else 1.0
@@ -54,4 +55,25 @@ def info_lines(info: dict[str, Any]) -> list[str]:
     for backend in info["backends"]:
         state = "yes" if backend["available"] else f"no: {backend['reason']}"
         lines.append(f"  {backend['name']:<17} {state}")
+    return lines + settings_lines(info["mpi_settings"])
+
+
+def settings_lines(settings: dict[str, Any]) -> list[str]:
+    """The Open MPI parameters in force, grouped by where they are set."""
+    if not settings["files"]:
+        lines = [("Open MPI parameter files: none in this environment (not the Open MPI wheel;"
+                  " a system MPI's files are its own)")]
+    else:
+        lines = ["Open MPI parameters (plain mpiexec in this environment reads them):"]
+    by_source: dict[str, list[str]] = {}
+    for found in settings["set"]:
+        mark = "  (scripts/setup)" if found["ours"] else ""
+        by_source.setdefault(found["source"], []).append(
+            f"    {found['key']} = {found['value']}{mark}"
+        )
+    for source, entries in by_source.items():
+        lines.append(f"  {source}:")
+        lines.extend(entries)
+    if settings["files"] and not settings["set"]:
+        lines.append("  none set: run scripts/setup to write this machine's")
     return lines

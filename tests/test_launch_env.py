@@ -33,20 +33,12 @@ OPEN_MPI_ONLY = pytest.mark.skipif(launcher.flavour() != "openmpi",
 
 
 @OPEN_MPI_ONLY
-@pytest.mark.parametrize(("rdma", "expected"), [(False, "no"), (True, None)])
-def test_ucx_memory_hooks_off_only_without_rdma_devices(monkeypatch, rdma: bool,
-                                                        expected: str | None):
-    monkeypatch.setattr(launcher, "_has_rdma", lambda: rdma)
-    env = launcher.launcher_env(2, environ={})
-    assert env.get("UCX_MEM_EVENTS") == expected
-    # Without RDMA devices the UCX/libfabric layers only probe and decline: ob1 is chosen.
-    assert env.get("OMPI_MCA_pml") == (None if rdma else "ob1")
-    assert env.get("OMPI_MCA_osc") == (None if rdma else "^ucx")
-    assert env["OMPI_MCA_btl"] == "^ofi"
-
-
-@OPEN_MPI_ONLY
-def test_launcher_env_leaves_what_the_user_set():
-    env = launcher.launcher_env(64, environ={"UCX_MEM_EVENTS": "yes", "OMPI_MCA_btl": "self,tcp"})
+def test_launcher_env_carries_what_the_files_do_not_and_leaves_what_the_user_set(monkeypatch):
+    monkeypatch.setattr(launcher.mca, "wheel_files", lambda: None)  # a system MPI
+    monkeypatch.setattr(launcher.os, "geteuid", lambda: 0)
+    env = launcher.launcher_env(environ={"UCX_MEM_EVENTS": "yes", "OMPI_MCA_btl": "self,tcp"})
     assert "UCX_MEM_EVENTS" not in env
     assert "OMPI_MCA_btl" not in env
+    assert env["OMPI_ALLOW_RUN_AS_ROOT"] == "1"
+    assert {s.env_name for s in launcher.mca.wanted()} - {"UCX_MEM_EVENTS", "OMPI_MCA_btl"} \
+        <= set(env)

@@ -91,10 +91,11 @@ def test_only_rank_0_gets_the_report(comm):
 def test_auto_workers_share_the_node_cores(comm):
     import os
 
-    workers = coordinator.auto_workers(comm)
-    # All ranks of these tests run on one node; a rank bound to fewer cores gets fewer workers.
-    per_rank = max(1, (os.cpu_count() or 1) // comm.Get_size())
-    assert workers == max(1, min(per_rank, len(os.sched_getaffinity(0))))
+    counts = comm.allgather(coordinator.auto_workers(comm))
+    # All ranks of these tests run on one node: together they never ask for more workers
+    # than it has cores (or one each, when the ranks outnumber the cores).
+    assert min(counts) >= 1
+    assert sum(counts) <= max(os.cpu_count() or 1, comm.Get_size())
 
 
 def test_worker_failure_is_agreed_by_every_rank(comm, monkeypatch):

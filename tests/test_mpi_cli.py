@@ -28,7 +28,7 @@ FAILURE_BOUND = 10.0  # seconds: every rank must be gone by then
 
 def mpirun(ranks: int, *args: str, fault: str | None = None, deadline: float = 120,
            ) -> tuple[subprocess.CompletedProcess, float]:
-    env = {**os.environ, **launcher.launcher_env(ranks)}
+    env = {**os.environ, **launcher.launcher_env()}
     env.pop("MPI_LAB_FAULT", None)
     if fault:
         env["MPI_LAB_FAULT"] = fault
@@ -106,7 +106,7 @@ def test_unhandled_error_on_one_rank_aborts_the_job(tmp_path: Path):
         "    return 0\n"
         "sys.exit(guarded(main))\n"
     )
-    env = {**os.environ, **launcher.launcher_env(2)}
+    env = {**os.environ, **launcher.launcher_env()}
     started = time.monotonic()
     done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(script)], capture_output=True,
                           text=True, env=env, timeout=60)
@@ -121,7 +121,7 @@ def _rank_pid(launcher_pid: int, rank: int) -> int | None:
 
 @pytest.mark.parametrize("backend", ["thread-pool", "process-pool"])
 def test_sigkill_of_one_rank_ends_the_job(backend: str):
-    env = {**os.environ, **launcher.launcher_env(3), "MPI_LAB_FAULT": "hang@1"}
+    env = {**os.environ, **launcher.launcher_env(), "MPI_LAB_FAULT": "hang@1"}
     args = ["pi", "--trials", "600000", "--backend", backend, "--workers", "1"]
     with subprocess.Popen(launcher.command(3, args), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, env=env,

@@ -20,6 +20,9 @@ def world(thread_level: str = "funneled") -> Any:
     if "mpi4py.MPI" not in sys.modules:
         import mpi4py
 
+        from mpi_lab.mpi import pinning
+
+        pinning.pin()  # before MPI_Init: the library's threads inherit the cores
         mpi4py.rc.thread_level = thread_level
     try:
         from mpi4py import MPI

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mpi_lab import backends, lifeline
@@ -57,8 +57,8 @@ def idle_wait(comm: Any) -> None:
 def auto_workers(comm: Any) -> int:
     """Cores of this node divided by the ranks on this node, at least 1.
 
-    Capped by the cores this rank may run on: Open MPI binds each rank to one core when there
-    are at most two ranks, and more workers than that would only take turns on it.
+    Capped by the cores this rank may run on (a launcher may bind it to one core, and more
+    workers would only take turns on it), and in a Slurm job by the CPUs each task was given.
     """
     from mpi4py import MPI
 
@@ -67,7 +67,17 @@ def auto_workers(comm: Any) -> int:
         local_ranks = node.Get_size()
     finally:
         node.Free()
-    return max(1, min((os.cpu_count() or 1) // local_ranks, local_cores()))
+    return share_of_node(local_ranks)
+
+
+def share_of_node(local_ranks: int, environ: Mapping[str, str] | None = None) -> int:
+    """This rank's share of its node's cores, when ``local_ranks`` ranks run there."""
+    environ = os.environ if environ is None else environ
+    count = min((os.cpu_count() or 1) // local_ranks, local_cores())
+    per_task = environ.get("SLURM_CPUS_PER_TASK", "")
+    if per_task.isdigit():
+        count = min(count, int(per_task))
+    return max(1, count)
 
 
 @functools.cache  # one watcher per process, however many runs it makes

@@ -7,7 +7,6 @@ needs ``MPI_THREAD_MULTIPLE``; the helper polls with short sleeps rather than bl
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -108,5 +107,5 @@ def run_share(
     if error is not None:
         return outcome.failed(rank, error), None
     part = job.merge(mine, partials)
-    report = RankReport(rank, os.uname().nodename, len(mine), time.perf_counter() - started)
+    report = RankReport.since(started, rank=rank, workers=workers, items=len(mine))
     return outcome.succeeded(job, report, part, mine), part

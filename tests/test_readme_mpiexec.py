@@ -1,0 +1,54 @@
+"""Every ``mpiexec`` line of README works as written, in the activated environment, with only
+root's two variables set: the environment's own parameter files carry the rest."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mpi_lab.mpi import launcher, mca
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+# The user's command from the issue, typed after `source .venv/bin/activate`.
+USERS_COMMAND = "mpiexec -n 8 python -m mpi_lab pi"
+
+pytestmark = [
+    pytest.mark.skipif(mca.wheel_files() is None,
+                       reason="plain mpiexec relies on the Open MPI wheel's parameter files"),
+    pytest.mark.timeout(300),
+]
+
+
+def readme_mpiexec_lines() -> list[str]:
+    """Command lines in README's code blocks that start with ``mpiexec``, comments cut off."""
+    lines, in_code = [], False
+    for line in README.read_text().splitlines():
+        if line.strip().startswith("```"):
+            in_code = not in_code
+            continue
+        command = re.sub(r"\s+#.*$", "", line.strip())
+        if in_code and command.startswith("mpiexec "):
+            lines.append(command)
+    return lines
+
+
+def test_readme_has_mpiexec_lines():
+    lines = readme_mpiexec_lines()
+    assert len(lines) >= 3
+    assert all("python -m mpi_lab" in line for line in lines)
+
+
+@pytest.mark.parametrize("command", [USERS_COMMAND, *dict.fromkeys(readme_mpiexec_lines())])
+def test_mpiexec_line_works_as_written(command: str, tmp_path: Path):
+    if "--hostfile hostfile" in command:
+        # The README's hostfile names the user's machines; here it names this one.
+        (tmp_path / "hostfile").write_text(f"{os.uname().nodename} slots=2\n")
+    done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=launcher.plain_env(),
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    assert "Error" not in done.stderr
