@@ -7,6 +7,7 @@ where a cluster cannot be made (not root, no Slurm and no apt-get to install it)
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -74,6 +75,20 @@ def test_sbatch_gives_the_local_answers(slurm_env, tmp_path: Path, size: str, le
         # Hybrid: each rank ran its --cpus-per-task workers.
         assert [rank["workers"] for rank in report["per_rank"]] == [workers] * ranks
     assert wait_no_processes(job) == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_salloc_then_plain_mpiexec_uses_the_allocation(slurm_env, size: str, leftovers):
+    # As README shows it: mpiexec without -n inside the allocation, --workers auto.
+    done = subprocess.run(["salloc", *SIZES[size], "mpiexec", "python", "-m", "mpi_lab", "pi",
+                           *PI_ARGS.split(), "--json"],
+                          capture_output=True, text=True, env=slurm_env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["hits"] == local("pi", *PI_ARGS.split())["hits"]
+    ranks, workers = (2, 1) if size.startswith("2") else (1, 2)
+    assert report["ranks"] == ranks
+    assert [rank["workers"] for rank in report["per_rank"]] == [workers] * ranks
 
 
 def test_job_past_its_time_limit_fails_and_leaves_nothing(slurm_env, tmp_path: Path, leftovers):
