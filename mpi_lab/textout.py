@@ -75,5 +75,6 @@ def settings_lines(settings: dict[str, Any]) -> list[str]:
         lines.append(f"  {source}:")
         lines.extend(entries)
     if settings["files"] and not settings["set"]:
-        lines.append("  none set: run scripts/setup to write this machine's")
+        lines.append("  none set: scripts/setup (or python -m mpi_lab.mpi.mca write) writes this"
+                     " machine's")
     return lines

@@ -15,21 +15,7 @@ from mpi_lab import backends
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-SHM = Path("/dev/shm")
-
-
-def shm_segments() -> set[str]:
-    """Shared-memory segments of ours (and of MPI's shared-memory transport).
-
-    Those of the simulated hosts (``sm_segment.mpilab-h*``) are left out: a killed multi-host
-    job cannot remove them, ``scripts/hosts down`` does, and test_hosts checks that it did.
-    """
-    if not SHM.is_dir():
-        return set()
-    return {
-        p.name for p in SHM.iterdir()
-        if p.name.startswith(("mpi_lab_", "sm_segment")) and ".mpilab-h" not in p.name
-    }
+from procs import shm_segments  # importable once the folder is on sys.path
 
 
 def backend_params(numpy_only: bool = False) -> list:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import shm_segments
+from procs import is_rank, named, shm_segments, wait_empty, with_environment
 
 from mpi_lab.mpi import launcher
 
@@ -23,26 +23,6 @@ SBATCH_SCRIPT = str(ROOT / "scripts" / "slurm.sbatch")
 
 def cluster(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run([CLUSTER, *args], capture_output=True, text=True, timeout=timeout)
-
-
-def live(names: tuple[str, ...]) -> list[int]:
-    """Live (not zombie) processes with one of these command names."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            head, tail = stat.read_text().rsplit(")", 1)
-        except OSError:
-            continue
-        if head.split("(", 1)[1] in names and tail.split()[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
-
-
-def wait_gone(names: tuple[str, ...], deadline: float = 10) -> list[int]:
-    end = time.monotonic() + deadline
-    while (left := live(names)) and time.monotonic() < end:
-        time.sleep(0.2)
-    return left
 
 
 def submit(env: dict[str, str], tmp_path: Path, *options: str, args: tuple[str, ...] = (),
@@ -76,37 +56,17 @@ def wait_job(env: dict[str, str], job: str, timeout: float) -> dict[str, str]:
     raise AssertionError(f"job {job} still {job_fields(env, job).get('JobState')}")
 
 
-def job_processes(job: str) -> list[int]:
-    """Live processes of the job: any with ``SLURM_JOB_ID=job`` in its environment."""
-    marker = f"SLURM_JOB_ID={job}".encode()
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if marker in environ.read_bytes().split(b"\0"):
-                stat = (environ.parent / "stat").read_text().rsplit(")", 1)[1].split()
-                if stat[0] != "Z":
-                    found.append(int(environ.parent.name))
-        except OSError:
-            continue
-    return found
-
-
 def wait_no_processes(job: str, deadline: float = 15) -> list[int]:
-    end = time.monotonic() + deadline
-    while (left := job_processes(job)) and time.monotonic() < end:
-        time.sleep(0.2)
-    return left
+    """Processes of the job still alive at the deadline (any with its SLURM_JOB_ID)."""
+    return wait_empty(lambda: with_environment(f"SLURM_JOB_ID={job}"), deadline)
 
 
 def ranks_running(job: str, count: int, deadline: float = 60) -> None:
-    """Wait until ``count`` ranks of the job run ``python -m mpi_lab``."""
+    """Wait until ranks 0 to ``count - 1`` of the job run ``python -m mpi_lab``."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
-        ranks = [pid for pid in job_processes(job)
-                 if b"-m\0mpi_lab" in Path(f"/proc/{pid}/cmdline").read_bytes()
-                 and any(b"OMPI_COMM_WORLD_RANK=" in v for v in
-                         Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))]
-        if len(ranks) >= count:
+        pids = with_environment(f"SLURM_JOB_ID={job}")
+        if all(any(is_rank(pid, rank) for pid in pids) for rank in range(count)):
             return
         time.sleep(0.2)
     raise AssertionError(f"job {job}: fewer than {count} ranks running")
@@ -136,7 +96,7 @@ def running_cluster(*up_args: str) -> Iterator[dict[str, str]]:
     finally:
         down = cluster("down")
         assert down.returncode == 0, down.stderr
-        assert wait_gone(("slurmctld", "slurmd", "slurmstepd")) == []
+        assert wait_empty(lambda: named(("slurmctld", "slurmd", "slurmstepd"))) == []
 
 
 @contextlib.contextmanager

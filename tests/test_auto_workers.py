@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mpi_lab.mpi import coordinator
+from mpi_lab.mpi import coordinator, pinning
 
 
 @pytest.mark.parametrize(("cores", "bound_to", "local_ranks", "environ", "expected"), [
-    (8, 8, 4, {}, 2),
+    (8, 8, 4, {}, 2),  # the node's CPUs: the machine's, or its container's or job's cpuset
     (8, 8, 3, {}, 2),
     (8, 8, 16, {}, 1),  # more ranks than cores: still one worker each
     (8, 1, 2, {}, 1),  # the launcher bound the rank to one core
@@ -17,6 +17,6 @@ from mpi_lab.mpi import coordinator
     (2, 2, 1, {"SLURM_CPUS_PER_TASK": ""}, 2),
 ])
 def test_share_of_node(monkeypatch, cores, bound_to, local_ranks, environ, expected):
-    monkeypatch.setattr(coordinator.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(pinning, "node_cpus", lambda: list(range(cores)))
     monkeypatch.setattr(coordinator, "local_cores", lambda: bound_to)
     assert coordinator.share_of_node(local_ranks, environ) == expected

@@ -7,8 +7,7 @@ import sys
 import time
 
 import pytest
-from conftest import shm_segments
-from procs import lab, wait_session_empty
+from procs import lab, shm_segments, wait_session_empty
 
 from mpi_lab import backends, faults
 from mpi_lab.errors import WorkerError

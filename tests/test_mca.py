@@ -26,17 +26,21 @@ def test_settings_fit_the_machine(rdma: bool, workstation: bool):
     chosen = keys(mca.machine_settings(rdma=rdma, workstation=workstation))
     fast_start = {(mca.MPI_FILE, "btl"), (mca.MPI_FILE, "pml"), (mca.MPI_FILE, "osc"),
                   (mca.UCX_FILE, "UCX_MEM_EVENTS")}
-    # With RDMA devices UCX and libfabric are the fast paths: none of them is turned off.
-    assert chosen & fast_start == (set() if rdma else fast_start)
-    assert ((mca.LAUNCHER_FILE, "rmaps_default_mapping_policy") in chosen) is workstation
+    oversubscribe = {(mca.LAUNCHER_FILE, "rmaps_default_mapping_policy")}
+    if not workstation:
+        # A cluster node's environment serves its other nodes too: Open MPI chooses there.
+        assert chosen == set()
+    else:
+        # With RDMA devices UCX and libfabric are the fast paths: none of them is turned off.
+        assert chosen == oversubscribe | (set() if rdma else fast_start)
 
 
 @pytest.mark.parametrize(("environ", "expected"), [
     ({}, True),
     ({"SLURM_JOB_ID": "12"}, False),
     ({"PBS_JOBID": "7.server"}, False),
-    ({"SLURM_JOB_ID": "12", "MPI_LAB_OVERSUBSCRIBE": "1"}, True),
-    ({"MPI_LAB_OVERSUBSCRIBE": "no"}, False),
+    ({"SLURM_JOB_ID": "12", "MPI_LAB_WORKSTATION": "1"}, True),
+    ({"MPI_LAB_WORKSTATION": "no"}, False),
 ])
 def test_workstation_unless_in_an_allocation_or_told(monkeypatch, environ, expected):
     monkeypatch.setattr(mca, "SCHEDULER_CONFIGS", ())
@@ -98,7 +102,7 @@ def test_rewriting_replaces_our_block_and_leaves_the_users_lines(prefix: Path):
     assert text.count(mca.MARK) == 1
     found = [f for f in mca.current(files, environ={}) if f.key == "btl"]
     assert [(f.value, f.ours) for f in found] == [("self,tcp,vader", False)]
-    # A machine that gains RDMA devices: the fast-start block goes, nothing is left behind.
+    # A machine that gains RDMA devices: the fast-start settings go, nothing is left behind.
     mca.write(mca.machine_settings(rdma=True, workstation=True), files)
     assert mca.MARK not in files[mca.MPI_FILE].read_text()
     assert "btl = self,tcp,vader" in files[mca.MPI_FILE].read_text()
@@ -115,7 +119,7 @@ def test_environment_variables_are_reported_as_overrides(prefix: Path):
 def test_no_wheel_files_means_a_system_mpi_left_alone(tmp_path: Path, monkeypatch):
     assert mca.files_in(tmp_path) is None
     monkeypatch.setattr(mca, "wheel_files", lambda: None)
-    monkeypatch.setattr(mca, "wanted", lambda: SOME)
+    monkeypatch.setattr(mca, "wanted", lambda environ=None: SOME)
     # The scripts then carry the same settings as variables.
     assert mca.missing_as_env({}) == {s.env_name: s.value for s in SOME}
     assert "OMPI_MCA_btl" not in mca.missing_as_env({"OMPI_MCA_btl": "tcp,self"})
@@ -155,7 +159,23 @@ def test_info_shows_what_is_set_and_where():
     assert "\0" not in done.stdout
 
 
-def test_main_refuses_unknown_commands(capsys):
+def test_main_refuses_unknown_commands_and_explains_itself(capsys):
     assert mca.main(["frobnicate"]) == 2
     assert "usage" in capsys.readouterr().err
+    assert mca.main(["--help"]) == 0
+    assert "cluster node" in capsys.readouterr().out
+
+
+def test_a_damaged_block_does_not_swallow_the_users_lines(prefix: Path):
+    files = mca.files_in(prefix)
+    mca.write(SOME, files)
+    path = files[mca.MPI_FILE]
+    # The closing line deleted by hand, and the user's own line after a blank one.
+    text = path.read_text().replace(mca.END + "\n", "") + "\nbtl_tcp_if_include = eth1\n"
+    path.write_text(text)
+    mca.write(SOME, files)
+    found = {f.key: f for f in mca.current(files, environ={})}
+    assert found["btl_tcp_if_include"].value == "eth1"
+    assert not found["btl_tcp_if_include"].ours
+    assert path.read_text().count(mca.MARK) == 1
 

@@ -71,9 +71,12 @@ def auto_workers(comm: Any) -> int:
 
 
 def share_of_node(local_ranks: int, environ: Mapping[str, str] | None = None) -> int:
-    """This rank's share of its node's cores, when ``local_ranks`` ranks run there."""
+    """This rank's share of the CPUs its node gives us (a container's or job's cpuset, else
+    the machine's), when ``local_ranks`` ranks run there."""
+    from mpi_lab.mpi.pinning import node_cpus
+
     environ = os.environ if environ is None else environ
-    count = min((os.cpu_count() or 1) // local_ranks, local_cores())
+    count = min(len(node_cpus()) // local_ranks, local_cores())
     per_task = environ.get("SLURM_CPUS_PER_TASK", "")
     if per_task.isdigit():
         count = min(count, int(per_task))

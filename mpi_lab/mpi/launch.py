@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 # Variables that mpiexec/mpirun (Open MPI, MPICH/Hydra) or srun (with PMI/PMIx) set in each rank.
 LAUNCHER_VARS = ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE")
 RANK_VARS = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID")
 FORCE_VAR = "MPI_LAB_MPI"  # 1 to use MPI even without a launcher, 0 never to
+# Variables of a batch system's allocation (Slurm, PBS, LSF, Cobalt, Flux).
+ALLOCATION_VARS = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "COBALT_JOBID", "FLUX_JOB_ID")
 
 
 def launched() -> bool:
@@ -15,6 +18,12 @@ def launched() -> bool:
     if os.environ.get("SLURM_STEP_ID") and int(os.environ.get("SLURM_STEP_NUM_TASKS", "1")) > 1:
         return True
     return any(var in os.environ for var in LAUNCHER_VARS)
+
+
+def in_allocation(environ: Mapping[str, str] | None = None) -> bool:
+    """This process runs inside a batch system's allocation."""
+    environ = os.environ if environ is None else environ
+    return any(var in environ for var in ALLOCATION_VARS)
 
 
 def use_mpi(flag: bool | None = None) -> bool:

@@ -82,10 +82,20 @@ def command(ranks: int, args: list[str], python: str | None = None) -> list[str]
     return [mpiexec_path(), "-n", str(ranks), python or sys.executable, "-m", "mpi_lab", *args]
 
 
+USAGE = """usage: python -m mpi_lab.mpi.launcher env
+
+Print the `export` lines our scripts use before `mpiexec` here (eval "$(... env)"): root's
+OMPI_ALLOW_RUN_AS_ROOT pair where needed, and this machine's Open MPI settings that the
+environment's parameter files do not carry (a system MPI; see python -m mpi_lab.mpi.mca).
+Variables already set are left as they are."""
+
+
 def main(argv: list[str]) -> int:
+    """``python -m mpi_lab.mpi.launcher env``."""
     if argv != ["env"]:
-        print("usage: python -m mpi_lab.mpi.launcher env", file=sys.stderr)
-        return 2
+        helping = argv in (["-h"], ["--help"])
+        print(USAGE, file=sys.stdout if helping else sys.stderr)
+        return 0 if helping else 2
     for key, value in launcher_env().items():
         print(f"export {key}={shlex.quote(value)}")
     return 0

@@ -7,6 +7,10 @@ write``), so that a plain ``mpiexec`` in the activated environment starts fast a
 ranks than cores. Only the wheel's own files are touched: a system MPI's are left alone, and
 then ``launcher.launcher_env`` hands the same settings to our scripts as variables.
 
+The files serve every machine that uses the environment, so setup writes settings only on a
+workstation: on a cluster node (an allocation, or a scheduler configured) it writes none, and
+transports, mapping and binding stay Open MPI's own choice on login and compute nodes alike.
+
 Precedence, as Open MPI has it: a variable (``OMPI_MCA_btl``, ``PRTE_MCA_...``, ``UCX_...``)
 beats the file, and a line the user wrote in the file beats ours (we do not write that key).
 """
@@ -19,22 +23,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mpi_lab.mpi.launch import in_allocation
+
 MPI_FILE = "openmpi-mca-params.conf"
 LAUNCHER_FILE = "prte-mca-params.conf"
 UCX_FILE = "ucx.conf"
-# How each file's settings are named as environment variables.
-ENV_PREFIX = {MPI_FILE: "OMPI_MCA_", LAUNCHER_FILE: "PRTE_MCA_", UCX_FILE: "UCX_"}
+# How the Open MPI files' settings are named as environment variables (UCX's keys are).
+ENV_PREFIX = {MPI_FILE: "OMPI_MCA_", LAUNCHER_FILE: "PRTE_MCA_"}
 
 MARK = "# >>> mpi_lab"
-BEGIN = f"{MARK}: written by scripts/setup for this machine (python -m mpi_lab info shows it)"
+BEGIN = (f"{MARK}: written by scripts/setup for this machine, replaced each time it runs;"
+         " add your own lines above")
 END = "# <<< mpi_lab"
 
-OVERSUBSCRIBE_ENV = "MPI_LAB_OVERSUBSCRIBE"  # 1/0: allow more ranks than cores, or not
-# A batch allocation, or a scheduler configured on this machine, means a cluster node: there
-# the scheduler decides how many ranks fit, and mpiexec must not exceed it.
-ALLOCATION_VARS = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "COBALT_JOBID", "FLUX_JOB_ID")
+WORKSTATION_ENV = "MPI_LAB_WORKSTATION"  # 1/0: this machine is a workstation, or a cluster node
+# A batch allocation, or a scheduler configured on this machine (configless Slurm keeps its
+# copy under /run or the spool), means a cluster node: the scheduler decides what fits there.
 SCHEDULER_CONFIGS = (
-    "/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf", "/etc/pbs.conf", "/etc/lsf.conf",
+    "/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf", "/run/slurm/conf/slurm.conf",
+    "/var/spool/slurmd/conf-cache/slurm.conf", "/etc/pbs.conf", "/etc/lsf.conf",
 )
 
 
@@ -75,19 +82,22 @@ def has_rdma() -> bool:
 def on_workstation(environ: Mapping[str, str] | None = None) -> bool:
     """Not a cluster node: no batch allocation here and no scheduler configured.
 
-    ``MPI_LAB_OVERSUBSCRIBE=1`` or ``0`` decides instead.
+    ``MPI_LAB_WORKSTATION=1`` or ``0`` decides instead.
     """
     environ = os.environ if environ is None else environ
-    forced = environ.get(OVERSUBSCRIBE_ENV, "").strip().lower()
+    forced = environ.get(WORKSTATION_ENV, "").strip().lower()
     if forced in ("1", "true", "yes", "0", "false", "no"):
         return forced in ("1", "true", "yes")
-    if any(var in environ for var in ALLOCATION_VARS):
+    if in_allocation(environ):
         return False
     return not any(Path(path).exists() for path in SCHEDULER_CONFIGS)
 
 
 def machine_settings(*, rdma: bool, workstation: bool) -> list[Setting]:
-    """What Open MPI should be told on a machine with or without RDMA devices."""
+    """What Open MPI should be told on a machine with or without RDMA devices; nothing on a
+    cluster node, whose environment its other nodes share."""
+    if not workstation:
+        return []
     settings = []
     if not rdma:
         settings += [
@@ -102,18 +112,17 @@ def machine_settings(*, rdma: bool, workstation: bool) -> list[Setting]:
                     "no RDMA devices: UCX's memory hooks, installed as libmpi loads, serve"
                     " nothing"),
         ]
-    if workstation:
-        settings.append(
-            Setting(LAUNCHER_FILE, "rmaps_default_mapping_policy", "slot:oversubscribe",
-                    "a workstation: more ranks than cores may run, sharing the cores (Open MPI"
-                    " then binds no rank; mpi_lab pins ranks that fit)"),
-        )
+    settings.append(
+        Setting(LAUNCHER_FILE, "rmaps_default_mapping_policy", "slot:oversubscribe",
+                "a workstation: more ranks than cores may run, sharing the cores (Open MPI"
+                " then binds no rank; mpi_lab pins ranks that fit)"),
+    )
     return settings
 
 
-def wanted() -> list[Setting]:
+def wanted(environ: Mapping[str, str] | None = None) -> list[Setting]:
     """This machine's settings."""
-    return machine_settings(rdma=has_rdma(), workstation=on_workstation())
+    return machine_settings(rdma=has_rdma(), workstation=on_workstation(environ))
 
 
 def wheel_files() -> dict[str, Path] | None:
@@ -145,12 +154,16 @@ def files_in(prefix: Path) -> dict[str, Path] | None:
 
 
 def _split(text: str) -> tuple[list[str], list[str]]:
-    """The file's lines outside our block, and inside it."""
+    """The file's lines outside our block, and inside it.
+
+    The block ends at its closing line, or at a blank line should that be gone (we write no
+    blank line inside it), so a damaged block never swallows the user's lines after it.
+    """
     outside, inside, in_block = [], [], False
     for line in text.splitlines():
         if line.startswith(MARK):
             in_block = True
-        elif line.startswith(END):
+        elif in_block and (line.startswith(END) or not line.strip()):
             in_block = False
         else:
             (inside if in_block else outside).append(line)
@@ -194,10 +207,13 @@ def write(settings: list[Setting], files: dict[str, Path]) -> list[Path]:
     for name, path in files.items():
         current = path.read_text() if path.is_file() else ""
         updated = render(current, [s for s in settings if s.file == name])
-        if updated == current or (not current and not updated):
+        if updated == current:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(updated)
+        # A whole file or none: mpiexec may read it at any moment.
+        temp = path.with_name(f".{path.name}.mpi_lab")
+        temp.write_text(updated)
+        temp.replace(path)
         changed.append(path)
     return changed
 
@@ -213,6 +229,7 @@ def current(files: dict[str, Path] | None,
         outside, inside = _split(path.read_text())
         found += [Found(name, k, v, str(path), False) for k, v in _parse(outside).items()]
         found += [Found(name, k, v, str(path), True) for k, v in _parse(inside).items()]
+    # Every setting mpi_lab can write, whether or not this machine wants it.
     known = {s.env_name: s for s in machine_settings(rdma=False, workstation=True)}
     for variable, setting in known.items():
         if variable in environ:
@@ -228,26 +245,38 @@ def missing_as_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """
     environ = os.environ if environ is None else environ
     present = {(f.file, f.key) for f in current(wheel_files(), environ)}
-    return {s.env_name: s.value for s in wanted() if (s.file, s.key) not in present}
+    return {s.env_name: s.value for s in wanted(environ) if (s.file, s.key) not in present}
+
+
+USAGE = """usage: python -m mpi_lab.mpi.mca write
+
+Write this machine's Open MPI settings into the Open MPI wheel's parameter files of this
+environment (scripts/setup does, each time it runs; after a plain pip install, run it once):
+  without RDMA devices  btl = ^ofi, pml = ob1, osc = ^ucx, and UCX_MEM_EVENTS=no (fast start)
+  on a workstation      rmaps_default_mapping_policy = slot:oversubscribe (more ranks than cores)
+On a cluster node (a batch allocation, or Slurm/PBS/LSF configured) nothing is written: the
+environment serves the other nodes too. MPI_LAB_WORKSTATION=1 or 0 decides instead.
+A system MPI's files are left alone. `python -m mpi_lab info` shows what is set, and where."""
 
 
 def main(argv: list[str]) -> int:
-    """``python -m mpi_lab.mpi.mca write|show``."""
-    if argv not in (["write"], ["show"]):
-        print("usage: python -m mpi_lab.mpi.mca write|show", file=sys.stderr)
-        return 2
+    """``python -m mpi_lab.mpi.mca write``."""
+    if argv != ["write"]:
+        print(USAGE, file=sys.stdout if argv in (["-h"], ["--help"]) else sys.stderr)
+        return 0 if argv in (["-h"], ["--help"]) else 2
     files = wheel_files()
-    if argv == ["write"]:
-        if files is None:
-            print(f"mca: no Open MPI wheel in {sys.prefix}: a system MPI's files are left alone",
-                  file=sys.stderr)
-            return 0
-        for path in write(wanted(), files):
-            print(f"mpi_lab: Open MPI settings for this machine in {path}", file=sys.stderr)
+    if files is None:
+        print(f"mpi_lab: no Open MPI wheel in {sys.prefix}: nothing to write (MPICH, or a"
+              " system MPI whose files are its own)",
+              file=sys.stderr)
         return 0
-    for found in current(files):
-        mark = " (mpi_lab)" if found.ours else ""
-        print(f"{found.key} = {found.value}  [{found.source}]{mark}")
+    try:
+        changed = write(wanted(), files)
+    except OSError as exc:
+        print(f"mpi_lab: cannot write the Open MPI settings: {exc}", file=sys.stderr)
+        return 1
+    for path in changed:
+        print(f"mpi_lab: Open MPI settings for this machine in {path}", file=sys.stderr)
     return 0
 
 
