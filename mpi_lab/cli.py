@@ -14,6 +14,7 @@ from mpi_lab.errors import ConfigError, LabError
 
 SCHEDULES = ("block", "cyclic", "dynamic")
 DONE_FILE_ENV = "MPI_LAB_DONE_FILE"
+RANKS_AFTER_ROOT = 0.5  # seconds: other ranks' deadline passes after rank 0's
 START_METHODS = ("spawn", "fork", "forkserver")
 
 
@@ -227,34 +228,42 @@ def _run(job: Any, run: dict[str, Any], output: str | None = None) -> None:
             check_start_method(run["start_method"])
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
-    options = {
-        "start_method": run["start_method"],
-        "schedule": run["schedule"] or job.default_schedule,
-    }
+    schedule = run["schedule"] or job.default_schedule
 
     def check() -> None:
         if output is not None:
             from mpi_lab.output import check_output_path
 
-            check_output_path(output)
+            nbytes = job.answer_nbytes() + 128 if output.endswith(".npy") else None
+            check_output_path(output, nbytes)
 
-    guard: Any = contextlib.nullcontext()
-    if run["deadline"] is not None:
-        from mpi_lab.mpi.watchdog import deadline
+    mpi = use_mpi(run["mpi"])
+    with contextlib.ExitStack() as guards:
+        if run["deadline"] is not None:
+            from mpi_lab.endings import deadline
+            from mpi_lab.mpi.launch import env_rank
+            from mpi_lab.mpi.watchdog import backstop
 
-        guard = deadline(run["deadline"])
-    with guard:
-        if use_mpi(run["mpi"]):
+            # First the run unwinds by itself; should it be stuck in a call that never
+            # returns to Python (a collective with a lost rank), the backstop ends it.
+            guards.enter_context(backstop(run["deadline"]))
+            # Rank 0 ends first and says why; the launcher then ends the others, whose own
+            # deadline comes a moment later (ranks start, and so time, a few ms apart).
+            late = 0.0 if not mpi or env_rank() == 0 else RANKS_AFTER_ROOT
+            guards.enter_context(deadline(run["deadline"] + late, shown=run["deadline"]))
+        if mpi:
             from mpi_lab.mpi import coordinator
 
-            report = coordinator.run(job, run["backend"], run["workers"], check=check, **options)
+            report = coordinator.run(job, run["backend"], run["workers"], check=check,
+                                     start_method=run["start_method"], schedule=schedule)
             if report is None:
                 return  # not rank 0: rank 0 reports for everyone
         else:
             from mpi_lab.runner import run_local
 
             check()
-            report = run_local(job, run["backend"], run["workers"], **options)
+            report = run_local(job, run["backend"], run["workers"],
+                               start_method=run["start_method"])
     if output is not None:
         from mpi_lab.output import save
 
@@ -300,11 +309,15 @@ def _error(message: str, agreed: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; every error ends as one line on stderr and an exit code (0, 1 or 2)."""
+    """Run the CLI; every error ends as one line on stderr and an exit code (README: 0, 1, 2,
+    124 for the deadline, 128 + N for signal N)."""
+    from mpi_lab.endings import RunEnded, signals_end_the_run
     from mpi_lab.mpi.guard import finish
 
+    _Ended.last = False
     try:
-        cli.main(args=argv, prog_name="mpi_lab", standalone_mode=False)
+        with signals_end_the_run():
+            cli.main(args=argv, prog_name="mpi_lab", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -321,7 +334,27 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         click.echo("Aborted.", err=True)
         return finish(130, agreed=False)
+    except RunEnded as ended:
+        # Under MPI every rank ends by itself (the launcher's signal reaches them all, each has
+        # the same deadline), and the launcher ends any that would not: no MPI_Abort, and
+        # rank 0 alone speaks.
+        from mpi_lab.mpi.launch import env_rank
+
+        _Ended.last = True
+        if env_rank() == 0:
+            click.echo(ended.line, err=True)
+        return ended.exit_code
     return 0
+
+
+class _Ended:
+    last = False  # whether the last ``main`` call ended early
+
+
+def run_ended() -> bool:
+    """The last ``main`` call ended early (a signal, the deadline): leave without waiting for
+    MPI_Finalize or worker threads, which may never return."""
+    return _Ended.last
 
 
 if __name__ == "__main__":

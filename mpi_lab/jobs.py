@@ -17,6 +17,18 @@ from mpi_lab.workloads import fractal, pi
 KERNEL_NAMES = ("python", "numpy")
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available for new work here (``MemAvailable``), if the system says."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _positive(name: str, value: int) -> None:
     if value <= 0:
         raise ConfigError(f"{name} must be greater than 0 (got {value})")
@@ -54,7 +66,10 @@ class PiJob:
         if self.kernel == "numpy":
             import numpy  # noqa: F401
 
-    def plan(self) -> list[pi.PiBlock]:
+    def check(self) -> None:
+        """Nothing to check before computing: the plan is made as it goes, the answer is small."""
+
+    def plan(self) -> Sequence[pi.PiBlock]:
         return pi.plan_blocks(self.trials, self.block_size, self.seed)
 
     @property
@@ -123,6 +138,24 @@ class FractalJob:
     def preload(self) -> None:
         """Import NumPy (kernel, merge and combine all use it) before the clock starts."""
         import numpy  # noqa: F401
+
+    def answer_nbytes(self) -> int:
+        """Bytes of the int32 answer (and of its .npy file, but for a short header)."""
+        return self.height * self.width * 4
+
+    def check(self) -> None:
+        """Fail before computing if rank 0 cannot hold the answer: its int32 pixels, and the
+        rows of the other ranks or workers as they arrive."""
+        needed = self.answer_nbytes() + self.height * self.width * self.wire_dtype.itemsize
+        available = available_memory()
+        if available is not None and needed > available:
+            from mpi_lab.output import gigabytes
+
+            raise ConfigError(
+                f"fractal {self.height}x{self.width} needs {gigabytes(needed)} of memory on"
+                f" rank 0 (the int32 pixels, and the rows as they arrive); this machine has"
+                f" {gigabytes(available)} available"
+            )
 
     def plan(self) -> list[fractal.RowBand]:
         arith = ""

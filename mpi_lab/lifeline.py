@@ -13,6 +13,7 @@ import select
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 _POLL = 0.25  # seconds, where pidfd is missing
 
@@ -36,14 +37,24 @@ def _wait_for_exit(pid: int) -> None:
             time.sleep(_POLL)
 
 
-def exit_with(owner: int, message: str = "", code: int = 1) -> None:
-    """From now on, end this process (after printing ``message``) as soon as ``owner`` exits."""
+def exit_with(owner: int, message: str = "", code: int = 1,
+              before: Callable[[], None] | None = None) -> None:
+    """From now on, end this process (after ``before()`` and printing ``message``) as soon as
+    ``owner`` exits."""
 
     def watch() -> None:
         _wait_for_exit(owner)
-        if message:
-            sys.stderr.write(message + "\n")
-            sys.stderr.flush()
-        os._exit(code)
+        try:
+            if before is not None:
+                before()
+            if message:
+                # The owner may have held the other end of stderr: a broken pipe must not keep
+                # this process alive.
+                sys.stderr.write(message + "\n")
+                sys.stderr.flush()
+        except Exception:  # noqa: S110 - nothing may stop the exit below
+            pass
+        finally:
+            os._exit(code)
 
     threading.Thread(target=watch, name="mpi_lab-lifeline", daemon=True).start()

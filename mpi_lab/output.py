@@ -4,33 +4,49 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mpi_lab.errors import ConfigError
+from mpi_lab.errors import ConfigError, LabError
 
 SUFFIXES = (".npy", ".png")
 PNG_EXTRA = "pip install 'mpi_lab[plot]'"
 
 
-def check_output_path(path: str) -> Path:
-    """Fail before any computation if ``path`` cannot be written as asked."""
+def check_output_path(path: str, nbytes: int | None = None) -> Path:
+    """Fail before any computation if ``path`` cannot be written as asked: its folder must
+    take a new file (one is made there and removed), and ``nbytes`` if given must fit."""
     target = Path(path)
     if target.suffix.lower() not in SUFFIXES:
         raise ConfigError(f"output {path!r}: unknown suffix; use {' or '.join(SUFFIXES)}")
     folder = target.parent
     if not folder.is_dir():
         raise ConfigError(f"output {path!r}: folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ConfigError(f"output {path!r}: folder {str(folder)!r} is not writable")
+    try:  # os.access would say yes to root on a read-only or special file system
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise ConfigError(f"output {path!r}: cannot write in {str(folder)!r}: {exc.strerror}") \
+            from None
+    os.close(fd)
+    os.unlink(probe)
+    if nbytes is not None:
+        free = shutil.disk_usage(folder).free
+        if nbytes > free:
+            raise ConfigError(f"output {path!r} needs {gigabytes(nbytes)} and {str(folder)!r}"
+                              f" has {gigabytes(free)} free")
     if target.suffix.lower() == ".png":
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise ConfigError(f"PNG output needs matplotlib: {PNG_EXTRA}") from None
     return target
+
+
+def gigabytes(nbytes: int) -> str:
+    return f"{nbytes / 1e9:.1f} GB" if nbytes >= 1e8 else f"{nbytes / 1e6:.1f} MB"
 
 
 @contextlib.contextmanager
@@ -51,16 +67,21 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
 
 def save(pixels: Any, path: str | Path) -> Path:
-    """Write the int32 fractal to ``path`` (.npy array or .png image), all or nothing."""
+    """Write the int32 fractal to ``path`` (.npy array or .png image), all or nothing.
+
+    A failure to write (a full disk, the folder gone) is a ``LabError`` naming the file."""
     target = Path(path)
-    with atomic_path(target) as temp:
-        if target.suffix.lower() == ".png":
-            from mpi_lab import render
+    try:
+        with atomic_path(target) as temp:
+            if target.suffix.lower() == ".png":
+                from mpi_lab import render
 
-            render.save_png(pixels, temp)
-        else:
-            import numpy as np
+                render.save_png(pixels, temp)
+            else:
+                import numpy as np
 
-            with temp.open("wb") as stream:
-                np.save(stream, pixels)
+                with temp.open("wb") as stream:
+                    np.save(stream, pixels)
+    except OSError as exc:
+        raise LabError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
     return target

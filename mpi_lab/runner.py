@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mpi_lab import backends, faults
+from mpi_lab import backends, faults, progress
 from mpi_lab.backends._base import Kernel
 from mpi_lab.errors import KernelFailed, WorkerError
 from mpi_lab.guarded import Guarded
@@ -40,7 +40,7 @@ class Report:
     backend: str
     workers: int
     ranks: int
-    schedule: str
+    schedule: str | None  # how rank 0 split the items; None without MPI
     seconds: float
     per_rank: list[RankReport]
     backend_why: str = ""
@@ -48,16 +48,17 @@ class Report:
 
     @classmethod
     def finished(
-        cls, job: Job, answer: Any, choice: backends.Choice, *, workers: int, schedule: str,
+        cls, job: Job, answer: Any, choice: backends.Choice, *, schedule: str | None,
         started: float, per_rank: list[RankReport],
     ) -> Report:
-        """The report of a run that began at ``started`` (``time.perf_counter``) and ends now."""
+        """The report of a run that began at ``started`` (``time.perf_counter``) and ends now;
+        its workers are rank 0's (each rank's are in ``per_rank``)."""
         return cls(
             job=job,
             answer=answer,
             backend=choice.name,
             backend_why=choice.why,
-            workers=workers,
+            workers=per_rank[0].workers,
             ranks=len(per_rank),
             schedule=schedule,
             seconds=time.perf_counter() - started,
@@ -89,11 +90,14 @@ def local_cores() -> int:
 
 
 def map_items(pool: Any, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
-    """``pool.map`` with worker failures turned into ``WorkerError`` naming item and cause."""
+    """``pool.map`` with worker failures turned into ``WorkerError`` naming item and cause;
+    the results are counted on this process's progress meter."""
     if not items:
         return []
+    meter = progress.current()
+    meter.plan(len(items))
     try:
-        return pool.map(kernel, items)
+        return pool.map(kernel, items, meter.advance)
     except KernelFailed as exc:
         raise WorkerError(f"worker failed on {exc}") from exc
     except Exception as exc:
@@ -133,7 +137,8 @@ def run_share(
         sink = job.sink(items, whole=whole) if pool.in_process else None
         partials = map_items(pool, rank_kernel(job, rank, sink), items)
     part = job.merge(items, partials, whole=whole, sink=sink)
-    return part, RankReport.since(started, rank=rank, workers=workers, items=len(items))
+    # The workers the backend really runs (serial has one, whatever was asked).
+    return part, RankReport.since(started, rank=rank, workers=pool.workers, items=len(items))
 
 
 def run_local(
@@ -142,12 +147,13 @@ def run_local(
     workers: int | None = None,
     *,
     start_method: str | None = None,
-    schedule: str = "block",
 ) -> Report:
     """Run ``job`` in this process with one backend; ``workers=None`` means one per core."""
     count = local_cores() if workers is None else workers
-    choice = backends.resolve(backend, job.kernel, count)
+    choice = backends.resolve(backend, job.kernel, count, start_method)
+    job.check()
     job.preload()
+    progress.start()
     started = time.perf_counter()
     items = job.plan()
     part, rank = run_share(
@@ -155,5 +161,5 @@ def run_local(
     )
     answer = job.combine([items], [part])
     return Report.finished(
-        job, answer, choice, workers=count, schedule=schedule, started=started, per_rank=[rank]
+        job, answer, choice, schedule=None, started=started, per_rank=[rank]
     )

@@ -14,6 +14,7 @@ from reference import seed_fractal
 from mpi_lab import cli
 from mpi_lab.backends._base import Availability
 from mpi_lab.backends.interpreter_pool import InterpreterPoolBackend
+from mpi_lab.errors import LabError
 
 PI_KEYS = {"workload", "trials", "hits", "estimate", "seed", "kernel", "block_size", "backend",
            "workers", "ranks", "schedule", "seconds", "per_rank"}
@@ -163,9 +164,60 @@ def test_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(LabError, match=r"cannot write .*f\.npy.*disk full"):
         output.save(np.zeros((2, 2), np.int32), tmp_path / "f.npy")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_save_after_the_run_is_one_line(capsys, tmp_path, monkeypatch):
+    def full_disk(stream, array):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full_disk)
+    code, _, err = run_cli(capsys, "fractal", "--height", "20", "--width", "10",
+                             "--output", str(tmp_path / "f.npy"), "--no-mpi")
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"Error: cannot write {str(tmp_path / 'f.npy')!r}: No space left on device"]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("--output", "/proc/x.npy"), "cannot write in '/proc'"),
+    (("--height", "1000000", "--width", "1000000"), "needs 5000.0 GB of memory on rank 0"),
+])
+def test_limits_are_known_before_computing(capsys, args, says):
+    code, _, err = run_cli(capsys, "fractal", *args, "--no-mpi")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and says in err
+
+
+def test_output_that_cannot_fit_is_refused(capsys, tmp_path, monkeypatch):
+    from mpi_lab import output
+
+    monkeypatch.setattr(output.shutil, "disk_usage", lambda path: type("U", (), {"free": 100}))
+    code, _, err = run_cli(capsys, "fractal", "--height", "20", "--width", "10",
+                           "--output", str(tmp_path / "f.npy"), "--no-mpi")
+    assert code == 2
+    assert "needs 928.0" not in err and "has 0.0 MB free" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("backend", "ok"), [("thread-pool", False), ("serial", False),
+                                             ("process-pool", True)])
+def test_start_method_applies_only_to_process_backends(capsys, backend, ok):
+    code, _, err = run_cli(capsys, "pi", "--trials", "1000", "--backend", backend,
+                           "--start-method", "spawn", "--workers", "1", "--no-mpi")
+    assert code == (0 if ok else 2), err
+    assert ok or "--start-method applies to process-pool and shared-memory" in err
+
+
+def test_serial_reports_the_one_worker_it_runs_and_no_schedule_without_mpi(capsys):
+    code, out, _ = run_cli(capsys, "pi", "--trials", "1000", "--backend", "serial",
+                           "--workers", "8", "--json", "--no-mpi")
+    fields = json.loads(out)
+    assert (code, fields["workers"], fields["schedule"]) == (0, 1, None)
+    assert [rank["workers"] for rank in fields["per_rank"]] == [1]
 
 
 def test_text_output_names_model_workers_and_time(capsys):

@@ -66,9 +66,21 @@ class Choice(NamedTuple):
     why: str = ""
 
 
-def resolve(name: str, kernel: str, workers: int | None = None) -> Choice:
+def resolve(name: str, kernel: str, workers: int | None = None,
+            start_method: str | None = None) -> Choice:
     """Turn ``auto`` into the best backend here for ``kernel`` and ``workers``; check any other
-    choice."""
+    choice, and that a ``start_method`` has processes to start."""
+    choice = _resolve(name, kernel, workers)
+    if start_method is not None and choice.name not in PROCESS_BACKENDS:
+        chosen = f"{choice.name} (chosen by auto)" if name == "auto" else repr(choice.name)
+        raise ConfigError(
+            f"--start-method applies to {' and '.join(PROCESS_BACKENDS)}; backend {chosen}"
+            " starts no processes"
+        )
+    return choice
+
+
+def _resolve(name: str, kernel: str, workers: int | None) -> Choice:
     if name != "auto":
         cls = backend_class(name)
         status = cls.availability()

@@ -10,6 +10,18 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 Kernel = Callable[[Any], Any]
+# Called with a count of items whose results are in, from any thread (progress, deadlines).
+Done = Callable[[int], None]
+# Items a backend takes ahead of the results it has collected: enough to keep every worker
+# busy and to hand a usual plan out at once (refilling item by item wakes the main thread, and
+# with thread workers costs GIL hand-offs), few enough that a plan of any size costs constant
+# memory.
+AHEAD_PER_WORKER = 64
+AHEAD_AT_LEAST = 1024
+
+
+def no_progress(count: int) -> None:
+    """A ``Done`` that counts nothing."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,10 @@ class Backend(ABC):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc is None:
+            self.close()
+        else:
+            self.abandon()
 
     def start(self) -> None:  # noqa: B027 - optional hook
         """Create the workers (a no-op for backends that create them per call)."""
@@ -61,6 +76,18 @@ class Backend(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the workers."""
 
+    def abandon(self) -> None:
+        """Release the workers at once, work in progress lost: the run is ending (an error,
+        a signal, a deadline). The default waits like ``close``."""
+        self.close()
+
+    @property
+    def ahead(self) -> int:
+        """How many items this backend hands out before collecting their results."""
+        return max(AHEAD_AT_LEAST, AHEAD_PER_WORKER * self.workers)
+
     @abstractmethod
-    def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
-        """Apply ``kernel`` to every item; raise the first failure."""
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
+        """Apply ``kernel`` to every item, in order, taking ``items`` as it goes (never more
+        than ``ahead`` unfinished); call ``done`` as results come in; raise the first failure.
+        """

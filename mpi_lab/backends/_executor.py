@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future
+from itertools import islice
 from typing import Any
 
-from mpi_lab.backends._base import Backend, Kernel
+from mpi_lab.backends._base import Backend, Done, Kernel, no_progress
 
 
-def collect(futures: Sequence[Future[Any]]) -> list[Any]:
-    """Results of ``futures`` in order; on the first failure, cancel what has not started."""
+def stream(start: Callable[[Any], Future[Any]], items: Iterable[Any], ahead: int,
+           done: Done = no_progress) -> list[Any]:
+    """Results of ``start(item)`` for every item, in order, with at most ``ahead`` futures
+    unfinished: items are taken from ``items`` only as results come in. On a failure, the
+    futures not yet started are cancelled and the failure raised."""
+    source = iter(items)
+    pending: deque[Future[Any]] = deque(start(item) for item in islice(source, ahead))
+    results: list[Any] = []
     try:
-        return [future.result() for future in futures]
+        while pending:
+            results.append(pending.popleft().result())
+            done(1)
+            pending.extend(start(item) for item in islice(source, 1))
     except BaseException:
-        for future in futures:
+        for future in pending:
             future.cancel()
         raise
+    return results
 
 
 class ExecutorBackend(Backend):
@@ -37,10 +49,17 @@ class ExecutorBackend(Backend):
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
+    def abandon(self) -> None:
+        """Cancel what has not started; do not wait for what runs (threads finish on their own,
+        process backends end their workers)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         if self._executor is None:
             raise RuntimeError(f"{self.name} backend used outside its 'with' block")
         return self._executor.submit(fn, *args)
 
-    def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
-        return collect([self.submit(kernel, item) for item in items])
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
+        return stream(lambda item: self.submit(kernel, item), items, self.ahead, done)

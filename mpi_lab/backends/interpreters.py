@@ -8,12 +8,13 @@ cross-interpreter queue and puts results on another.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from mpi_lab.backends import _subinterpreters
-from mpi_lab.backends._base import Availability, Backend, Kernel
+from mpi_lab.backends._base import Availability, Backend, Done, Kernel, no_progress
 from mpi_lab.errors import KernelFailed
 
 _WORKER_SCRIPT = (
@@ -31,9 +32,10 @@ class InterpretersBackend(Backend):
     def availability(cls) -> Availability:
         return _subinterpreters.check(lambda: _subinterpreters.interpreters_module().create_queue)
 
-    def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
         api = _subinterpreters.interpreters_module()
         tasks, results = api.create_queue(), api.create_queue()
+        source = iter(enumerate(items))
         with contextlib.ExitStack() as stack:
             interps = []
             for _ in range(min(self.workers, max(1, len(items)))):
@@ -51,33 +53,46 @@ class InterpretersBackend(Backend):
                     results.put((-1, False, KernelFailed("a subinterpreter", str(exc))))
 
             threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in interps]
-            for index, item in enumerate(items):
-                tasks.put((index, kernel, item))
+            handed = self._hand_out(tasks, kernel, source, self.ahead)
             for thread in threads:
                 thread.start()
             try:
-                return self._collect(results, len(items))
+                return self._collect(results, handed, lambda: self._hand_out(
+                    tasks, kernel, source, 1), done)
             finally:
                 _drain(tasks)  # the items not yet taken (after a failure)
                 for _ in threads:
                     tasks.put(None)  # end every loop
                 for thread in threads:
                     thread.join()
-                # Results a failure left unread (5-7 here) were put by the worker interpreters,
-                # which are closed next: queue items outliving their interpreter are a known
-                # source of crashes (CPython gh-146427), and a test run once segfaulted in a
-                # later create_queue after such failures.
+                # Results a failure left unread were put by the worker interpreters, which are
+                # closed next: queue items outliving their interpreter are a known source of
+                # crashes (CPython gh-146427).
                 _drain(results)
 
     @staticmethod
-    def _collect(results: Any, count: int) -> list[Any]:
-        values: list[Any] = [None] * count
-        for _ in range(count):
+    def _hand_out(tasks: Any, kernel: Kernel, source: Any, count: int) -> int:
+        """Put up to ``count`` more numbered items on ``tasks``; how many there were."""
+        handed = 0
+        for index, item in itertools.islice(source, count):
+            tasks.put((index, kernel, item))
+            handed += 1
+        return handed
+
+    @staticmethod
+    def _collect(results: Any, handed: int, more: Any, done: Done) -> list[Any]:
+        """Results in item order; each one collected lets ``more`` hand out another item."""
+        values: dict[int, Any] = {}
+        collected = 0
+        while collected < handed:
             index, ok, value = results.get()
             if not ok:
                 raise value
             values[index] = value
-        return values
+            collected += 1
+            done(1)
+            handed += more()
+        return [values[index] for index in range(handed)]
 
 
 def _drain(queue: Any) -> None:

@@ -1,15 +1,31 @@
-"""Implements the process-pool backend: ``ProcessPoolExecutor`` with a chosen start method."""
+"""Implements the process-pool backend: ``ProcessPoolExecutor`` with a chosen start method.
+
+Nothing it makes can outlive it, however the owner ends (even by SIGKILL):
+
+- every worker starts with the pool and watches its owner (``lifeline``): it ends when the
+  owner does, Ctrl-C being the owner's to handle;
+- the queues' POSIX semaphores (``/dev/shm/sem.mp-*``: with forkserver and spawn the workers
+  open them by name as they start) are unlinked once every worker has started; those already
+  open keep working, and no name is left for the resource tracker to clean up and warn about;
+- under Open MPI the forkserver's socket folder lies in the rank's session folder, which the
+  launcher removes.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
+from multiprocessing.connection import Connection
+from typing import Any
 
 from mpi_lab import lifeline
 from mpi_lab.backends._executor import ExecutorBackend
 
 START_METHODS = ("spawn", "fork", "forkserver")
+READY_TIMEOUT = 120.0  # seconds for every worker to start (spawn imports NumPy in each)
 
 
 def default_start_method() -> str:
@@ -26,6 +42,68 @@ def check_start_method(method: str) -> str:
     return method
 
 
+def _worker_start(owner: int, ready: Connection | None) -> None:
+    """Each worker, as it starts: leave Ctrl-C to the owner, end with it, say it is up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lifeline.exit_with(owner)
+    if ready is not None:
+        ready.send(os.getpid())
+        ready.close()
+
+
+def _start_all(executor: ProcessPoolExecutor, workers: int, ready: Connection) -> bool:
+    """Start every worker now (not on demand) and wait until each has opened the queues."""
+    launch = getattr(executor, "_launch_processes", None)
+    if launch is None:
+        return False
+    launch()
+    processes = list(executor._processes.values())
+    waiting = workers
+    deadline = time.monotonic() + READY_TIMEOUT
+    while waiting:
+        if ready.poll(0.05):
+            ready.recv()
+            waiting -= 1
+        elif time.monotonic() > deadline or not all(p.is_alive() for p in processes):
+            return False  # a worker failed to start: the pool reports it when used
+    return True
+
+
+def _unlink_queue_semaphores(executor: ProcessPoolExecutor) -> int:
+    """Unlink the named semaphores of the pool's queues; how many there were.
+
+    They are found on the queues themselves, and their finalizers (which would unlink them
+    again at exit) are cancelled.
+    """
+    from multiprocessing import resource_tracker, synchronize, util
+
+    names = []
+    for queue in (getattr(executor, "_call_queue", None), getattr(executor, "_result_queue", None)):
+        for value in vars(queue).values() if queue is not None else ():
+            if isinstance(value, synchronize.SemLock) and value._semlock.name:
+                names.append(value._semlock.name)
+    for name in names:
+        synchronize.sem_unlink(name)
+        resource_tracker.unregister(name, "semaphore")
+    for finalizer in list(getattr(util, "_finalizer_registry", {}).values()):
+        if (getattr(finalizer, "_callback", None) is synchronize.SemLock._cleanup
+                and getattr(finalizer, "_args", (None,))[0] in names):
+            finalizer.cancel()
+    return len(names)
+
+
+def _temporary_folder_in_session() -> None:
+    """Under Open MPI, put multiprocessing's temporary folder (the forkserver's socket) in this
+    rank's session folder, which the launcher removes when the job ends, even if this rank
+    was killed and could not remove it."""
+    session = os.environ.get("OMPI_FILE_LOCATION", "")
+    if session and os.path.isdir(session):
+        import tempfile
+
+        if tempfile.tempdir is None:
+            tempfile.tempdir = session
+
+
 class ProcessPoolBackend(ExecutorBackend):
     name = "process-pool"
     summary = "ProcessPoolExecutor: separate processes, arguments and results pickled"
@@ -35,10 +113,37 @@ class ProcessPoolBackend(ExecutorBackend):
         self.start_method = check_start_method(start_method or default_start_method())
 
     def make_executor(self) -> Executor:
+        _temporary_folder_in_session()
         context = multiprocessing.get_context(self.start_method)
+        ready, tell = context.Pipe(duplex=False)
+        forked = self.start_method == "fork"  # fork unlinks semaphores at once already
         # Workers are children of the forkserver, not of this process, so no death signal
         # reaches them if it is killed: each watches its owner and ends with it.
-        return ProcessPoolExecutor(
+        executor = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context,
-            initializer=lifeline.exit_with, initargs=(os.getpid(),),
+            initializer=_worker_start, initargs=(os.getpid(), None if forked else tell),
         )
+        try:
+            if not forked and _start_all(executor, self.workers, ready):
+                _unlink_queue_semaphores(executor)
+                # No worker may start after the names are gone (it could not open them):
+                # the pool starts none on demand, as with fork (a dead worker breaks it).
+                executor._safe_to_dynamically_spawn_children = False  # type: ignore[attr-defined]
+        except (AttributeError, OSError):
+            pass  # an executor built differently: its semaphores stay named, as they were
+        finally:
+            tell.close()
+            ready.close()
+        return executor
+
+    def abandon(self) -> None:
+        """End the workers now (a kernel may run for long), then the pool."""
+        executor: Any = self._executor
+        if executor is not None:
+            processes = list((getattr(executor, "_processes", None) or {}).values())
+            for process in processes:
+                if process.is_alive():
+                    process.kill()
+            for process in processes:
+                process.join(timeout=5)  # reaped: nothing of the pool outlives this call
+        super().abandon()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mpi_lab.backends._base import Backend, Kernel
+from mpi_lab.backends._base import Backend, Done, Kernel, no_progress
 
 
 class SerialBackend(Backend):
@@ -13,5 +13,12 @@ class SerialBackend(Backend):
     in_process = True
     summary = "plain loop in the main thread (the reference)"
 
-    def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
-        return [kernel(item) for item in items]
+    def __init__(self, workers: int = 1) -> None:
+        super().__init__(1)  # one worker, whatever was asked: the loop is the main thread
+
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
+        results = []
+        for item in items:
+            results.append(kernel(item))
+            done(1)
+        return results

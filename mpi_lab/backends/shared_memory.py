@@ -1,31 +1,38 @@
-"""Implements the shared-memory backend: worker processes write results into one block.
+"""Implements the shared-memory backend: worker processes write results into shared blocks.
 
-Each work item owns a slot of ``item.result_nbytes`` bytes in a single
-``multiprocessing.shared_memory`` block: fractal rows land there as pixels of their wire type
-(one byte each at 20 iterations), π hit counts as int64. Only the slot offset crosses the
-process boundary; the block is closed and unlinked in a ``finally``, after success, failure or
-Ctrl-C alike.
+Items go out in windows; each item of a window owns a slot of ``item.result_nbytes`` bytes in
+one ``multiprocessing.shared_memory`` block made for that window: fractal rows land there as
+pixels of their wire type (one byte each at 20 iterations), π hit counts as int64. Only the
+slot's place crosses the process boundary.
+
+The block's name is unlinked the moment it is made: the workers reach it through the
+creator's open descriptor (``/proc/PID/fd/N``, Linux), and the memory lives until the last
+process unmaps it. So no signal, not even SIGKILL, can leave it behind in ``/dev/shm``. Where
+there is no ``/proc``, workers attach by name and the name is unlinked when the window ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import mmap
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from multiprocessing import resource_tracker, shared_memory
+from pathlib import Path
 from typing import Any
 
-from mpi_lab.backends._base import Kernel
-from mpi_lab.backends._executor import collect
+from mpi_lab.backends._base import Done, Kernel, no_progress
+from mpi_lab.backends._executor import stream
 from mpi_lab.backends.process_pool import ProcessPoolBackend
 
 NAME_PREFIX = "mpi_lab_"
 
 
 def _attach(name: str) -> shared_memory.SharedMemory:
-    """Open an existing block without making this worker its owner."""
+    """Open an existing block by name without making this worker its owner."""
     if sys.version_info >= (3, 13):
         return shared_memory.SharedMemory(name, track=False)
     # Before 3.13 attaching registers the block with the resource tracker, which then unlinks
@@ -38,40 +45,66 @@ def _attach(name: str) -> shared_memory.SharedMemory:
         resource_tracker.register = register  # type: ignore[assignment]
 
 
-def _fill_slot(name: str, offset: int, kernel: Kernel, item: Any) -> None:
-    """Run ``kernel(item)`` in a worker and write its result into the item's slot."""
+def _fill_slot(where: str, offset: int, kernel: Kernel, item: Any) -> None:
+    """Run ``kernel(item)`` in a worker and write its result into the item's slot.
+
+    ``where`` is the block's ``/proc/PID/fd/N`` path, or its name where there is no /proc.
+    """
     encoded = memoryview(item.encode(kernel(item))).cast("B")
-    block = _attach(name)
+    end = offset + encoded.nbytes
+    if where.startswith("/proc/"):
+        with open(where, "r+b") as file, mmap.mmap(file.fileno(), end) as memory:
+            memory[offset:end] = encoded
+        return
+    block = _attach(where)
     try:
-        block.buf[offset : offset + encoded.nbytes] = encoded
+        block.buf[offset:end] = encoded
     finally:
+        block.close()
+
+
+@contextlib.contextmanager
+def _window_block(size: int) -> Iterator[tuple[shared_memory.SharedMemory, str]]:
+    """A new block and where workers find it; its name is gone from /dev/shm as soon as can be."""
+    block = shared_memory.SharedMemory(
+        name=f"{NAME_PREFIX}{os.getpid()}_{secrets.token_hex(4)}", create=True, size=max(1, size),
+    )
+    descriptor = None
+    try:
+        if Path("/proc/self/fd").is_dir():
+            descriptor = os.open(f"/dev/shm/{block.name}", os.O_RDWR)
+            block.unlink()  # the descriptor keeps the memory; no name is left to leak
+            yield block, f"/proc/{os.getpid()}/fd/{descriptor}"
+        else:
+            yield block, block.name
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
+        else:
+            block.unlink()
         block.close()
 
 
 class SharedMemoryBackend(ProcessPoolBackend):
     name = "shared-memory"
-    summary = "worker processes writing results into one multiprocessing.shared_memory block"
+    summary = "worker processes writing results into multiprocessing.shared_memory blocks"
 
-    def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
-        sizes = [item.result_nbytes for item in items]
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
+        results: list[Any] = []
+        source = iter(items)
+        while window := list(itertools.islice(source, self.ahead)):
+            results.extend(self._map_window(kernel, window, done))
+        return results
+
+    def _map_window(self, kernel: Kernel, window: list[Any], done: Done) -> list[Any]:
+        sizes = [item.result_nbytes for item in window]
         ends = list(itertools.accumulate(sizes))
         offsets = [0, *ends[:-1]]
-        block = shared_memory.SharedMemory(
-            name=f"{NAME_PREFIX}{os.getpid()}_{secrets.token_hex(4)}",
-            create=True,
-            size=max(1, ends[-1] if ends else 0),
-        )
-        try:
-            collect(
-                [
-                    self.submit(_fill_slot, block.name, offset, kernel, item)
-                    for offset, item in zip(offsets, items, strict=True)
-                ]
-            )
+        with _window_block(ends[-1]) as (block, where):
+            stream(lambda slot: self.submit(_fill_slot, where, slot[0], kernel, slot[1]),
+                   zip(offsets, window, strict=True), len(window), done)
+            # decode copies: nothing refers to the block once the window is read
             return [
                 item.decode(block.buf[offset : offset + size])
-                for item, offset, size in zip(items, offsets, sizes, strict=True)
+                for item, offset, size in zip(window, offsets, sizes, strict=True)
             ]
-        finally:
-            block.close()
-            block.unlink()

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from mpi_lab.backends._base import Backend, Kernel
+from mpi_lab.backends._base import Backend, Done, Kernel, no_progress
 
 _STOP = None  # one per worker, after the items
 
@@ -17,13 +17,10 @@ class ThreadsBackend(Backend):
     in_process = True
     summary = "threading.Thread workers fed by a queue.Queue (GIL-bound for pure Python)"
 
-    def map(self, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
-        todo: queue.Queue[tuple[int, Any] | None] = queue.Queue()
-        for numbered in enumerate(items):
-            todo.put(numbered)
-        for _ in range(self.workers):
-            todo.put(_STOP)
-        results: list[Any] = [None] * len(items)
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
+        # Bounded: the main thread hands items out only as fast as the workers take them.
+        todo: queue.Queue[tuple[int, Any] | None] = queue.Queue(maxsize=self.ahead)
+        results: dict[int, Any] = {}
         failures: list[BaseException] = []
         failed = threading.Event()
 
@@ -34,6 +31,7 @@ class ThreadsBackend(Backend):
                 index, item = task
                 try:
                     results[index] = kernel(item)
+                    done(1)
                 except BaseException as exc:
                     failures.append(exc)
                     failed.set()
@@ -41,8 +39,15 @@ class ThreadsBackend(Backend):
         workers = [threading.Thread(target=work, daemon=True) for _ in range(self.workers)]
         for worker in workers:
             worker.start()
+        count = 0
+        for count, item in enumerate(items, 1):
+            if failed.is_set():
+                break
+            todo.put((count - 1, item))
+        for _ in range(self.workers):
+            todo.put(_STOP)
         for worker in workers:
             worker.join()
         if failures:
             raise failures[0]
-        return results
+        return [results[index] for index in range(count)]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from mpi_lab.errors import ConfigError
@@ -20,9 +23,13 @@ def world(thread_level: str = "funneled") -> Any:
     if "mpi4py.MPI" not in sys.modules:
         import mpi4py
 
-        from mpi_lab.mpi import pinning
+        from mpi_lab.mpi import launch, pinning
 
         pinning.pin()  # before MPI_Init: the library's threads inherit the cores
+        if not launch.launched():
+            # A single process (--mpi without a launcher) has no peer to share memory with,
+            # and nothing would remove Open MPI's shared-memory file after it.
+            os.environ.setdefault("OMPI_MCA_btl", "self")
         mpi4py.rc.thread_level = thread_level
     try:
         from mpi4py import MPI
@@ -61,6 +68,23 @@ def _no_nagle() -> None:
             pass  # e.g. not connected yet: Nagle then costs nothing
         finally:
             sock.detach()  # the socket is MPI's: never close it
+
+
+def forget_launcher_files() -> None:
+    """Remove what the launcher would have removed at the end of the job, when it cannot (it is
+    gone, or about to be killed): the MPI library's shared-memory files this process maps
+    (``/dev/shm/sm_segment.*``; the memory stays until the last process unmaps it) and the
+    launcher daemon's session folder here (``/tmp/ompi.*``)."""
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        maps = []
+    for path in {line.split(maxsplit=5)[-1] for line in maps if "/dev/shm/sm_segment." in line}:
+        with contextlib.suppress(OSError):
+            os.unlink(path.removesuffix(" (deleted)"))
+    session = Path(os.environ.get("PMIX_SERVER_TMPDIR", ""))
+    if session.name.startswith(("ompi.", "prte.")) and session.is_dir():
+        shutil.rmtree(session, ignore_errors=True)
 
 
 def active() -> bool:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mpi_lab import backends, lifeline
+from mpi_lab import backends, lifeline, progress
 from mpi_lab.errors import ConfigError, LabError
 from mpi_lab.jobs import Job
 from mpi_lab.mpi import comm as mpi_comm
@@ -88,7 +88,9 @@ def _follow_launcher(rank: int) -> None:
     """End this rank if its launcher daemon dies (e.g. mpiexec gave up on a lost host)."""
     parent = launch.launcher_parent()
     if parent is not None:
-        lifeline.exit_with(parent, f"Error: {where(rank)}: the MPI launcher is gone; ending")
+        # A dead launcher cannot remove the MPI library's files (shared memory, session): we do.
+        lifeline.exit_with(parent, f"Error: {where(rank)}: the MPI launcher is gone; ending",
+                           before=mpi_comm.forget_launcher_files)
 
 
 def _fail_together(comm: Any, verdict: tuple[int, str] | None) -> None:
@@ -126,6 +128,7 @@ def run(
     rank, size = comm.Get_rank(), comm.Get_size()
     _follow_launcher(rank)
     job.preload()
+    progress.start(f"rank {rank}")
     # The clock starts once every rank is up: ranks start a few ms apart (up to 20 ms here),
     # and rank 0 waiting for a late starter in its first collective is start-up, not compute.
     idle_wait(comm)
@@ -140,10 +143,11 @@ def run(
     verdict = None
     if rank == ROOT:
         try:
+            job.check()
             if check is not None:
                 check()
             items = job.plan()
-            choice = backends.resolve(backend, job.kernel, most_workers)
+            choice = backends.resolve(backend, job.kernel, most_workers, start_method)
         except LabError as exc:
             verdict = (exc.exit_code, str(exc))
     _fail_together(comm, verdict)
@@ -174,7 +178,7 @@ def run(
     answer = job.combine(shares, parts)
     per_rank = [o.report for o in outcomes if o.report is not None]
     return Report.finished(
-        job, answer, choice, workers=count, schedule=schedule, started=started, per_rank=per_rank
+        job, answer, choice, schedule=schedule, started=started, per_rank=per_rank
     )
 
 

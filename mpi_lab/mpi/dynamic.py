@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from mpi_lab import backends
@@ -27,16 +27,16 @@ _POLL = 0.0005
 class _Dispenser:
     """Rank 0's chunks, shared by its own main thread and the thread serving the other ranks."""
 
-    def __init__(self, chunks: list[list[Any]]) -> None:
+    def __init__(self, chunks: Iterator[Sequence[Any]]) -> None:
         self._chunks = chunks
         self._lock = threading.Lock()
         self.abandoned = False  # set after any failure: no more work for anyone
 
-    def take(self) -> list[Any] | None:
+    def take(self) -> Sequence[Any] | None:
         with self._lock:
-            if self.abandoned or not self._chunks:
+            if self.abandoned:
                 return None
-            return self._chunks.pop(0)
+            return next(self._chunks, None)
 
 
 def _serve(comm: Any, dispenser: _Dispenser, peers: int) -> None:
@@ -73,7 +73,7 @@ def run_share(
         server = threading.Thread(target=_serve, args=(comm, dispenser, size - 1), daemon=True)
         server.start()
 
-    def next_chunk(failed: bool) -> list[Any] | None:
+    def next_chunk(failed: bool) -> Sequence[Any] | None:
         if dispenser is not None:
             if failed:
                 dispenser.abandoned = True
@@ -91,6 +91,7 @@ def run_share(
     error = None
     try:
         with backends.create(backend, workers, start_method=start_method) as pool:
+            workers = pool.workers  # what the backend really runs (serial: one)
             kernel = rank_kernel(job, rank)
             while (chunk := next_chunk(False)) is not None:
                 partials.extend(map_items(pool, kernel, chunk))

@@ -1,8 +1,9 @@
-"""``--deadline``: a run still going after N seconds ends, on every rank, instead of hanging.
+"""``--deadline``'s backstop: a run still not over some seconds after its deadline ends hard.
 
-MPI itself may wait forever: a peer behind a cut link neither answers nor dies, and TCP can take
-many minutes to give up. Each rank arms its own timer (every rank has the same arguments), so
-the job ends even when ranks cannot reach one another any more.
+At the deadline the run unwinds by itself (``mpi_lab.endings``); that needs the main thread to
+run Python again. A rank blocked in MPI (a peer behind a cut link neither answers nor dies, and
+TCP can take many minutes to give up) never does, so a timer thread ends it, and its job, a
+few seconds later, without relying on the network.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import threading
 import time
 from collections.abc import Iterator
 
+from mpi_lab.endings import DEADLINE_EXIT
 from mpi_lab.mpi import comm
 from mpi_lab.mpi.launch import env_rank, launcher_parent
 
-_FORWARD = 0.5  # seconds for the launcher to forward the deadline message
+_FORWARD = 0.5  # seconds for the launcher to forward the message
 _GRACE = 5.0  # seconds MPI_Abort gets before the process ends itself
-EXIT_CODE = 1
+LATE = 3.0  # seconds after the deadline before the backstop acts
+EXIT_CODE = DEADLINE_EXIT
 
 
 def _end_job() -> None:
@@ -39,30 +42,34 @@ def _end_job() -> None:
             os.kill(parent, signal.SIGKILL)
         os._exit(EXIT_CODE)
     if comm.active():  # launched some other way (srun, singleton): MPI_Abort, with a backstop
-        backstop = threading.Timer(_GRACE, os._exit, args=(EXIT_CODE,))
-        backstop.daemon = True
-        backstop.start()
+        last_resort = threading.Timer(_GRACE, os._exit, args=(EXIT_CODE,))
+        last_resort.daemon = True
+        last_resort.start()
         comm.abort(EXIT_CODE)
     os._exit(EXIT_CODE)
 
 
 def _expire(seconds: float) -> None:
-    rank = env_rank()
+    where = f"rank {env_rank()} on host {os.uname().nodename}: " if comm.active() else ""
     sys.stderr.write(
-        f"Error: rank {rank} on host {os.uname().nodename}: deadline of {seconds:g} s passed"
-        " before the run finished (a hung or unreachable rank?); ending the job\n"
+        f"Error: {where}the run was still not over {LATE:g} s after its deadline of"
+        f" {seconds:g} s (stuck in a call that does not return: a hung or unreachable rank?);"
+        " ending it\n"
     )
     sys.stderr.flush()
-    _end_job()
+    if comm.active():
+        comm.forget_launcher_files()  # the launcher, killed next, cannot
+        _end_job()
+    os._exit(EXIT_CODE)
 
 
 @contextlib.contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Within the block, end the process (and the MPI job) once ``seconds`` have passed."""
+def backstop(seconds: float | None) -> Iterator[None]:
+    """Within the block, end the process (and the MPI job) ``LATE`` seconds after ``seconds``."""
     if seconds is None:
         yield
         return
-    timer = threading.Timer(seconds, _expire, args=(seconds,))
+    timer = threading.Timer(seconds + LATE, _expire, args=(seconds,))
     timer.daemon = True
     timer.start()
     try:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 from collections import namedtuple
+from functools import partial
 from itertools import repeat
+
+from mpi_lab.lazyplan import LazyPlan
 
 DEFAULT_BLOCK_SIZE = 100_000
 _HITS_BYTES = 8  # a block's hit count as a signed 64-bit integer
@@ -42,19 +45,24 @@ class PiBlock(_BlockFields):
         return int.from_bytes(raw, "little", signed=True)
 
 
-def plan_blocks(trials: int, block_size: int, seed: int) -> list[PiBlock]:
-    """Cut ``trials`` into blocks of ``block_size``; the last block takes the remainder."""
+def plan_blocks(trials: int, block_size: int, seed: int) -> LazyPlan:
+    """Cut ``trials`` into blocks of ``block_size``; the last block takes the remainder.
+
+    The blocks are made as they are handed out: a plan of 10^9 blocks costs no memory.
+    """
     if trials <= 0:
         raise ValueError("trials must be greater than 0")
     if block_size <= 0:
         raise ValueError("block size must be greater than 0")
     if seed < 0:
         raise ValueError("seed must be 0 or greater")
-    full, rest = divmod(trials, block_size)
-    blocks = [PiBlock(k, block_size, seed) for k in range(full)]
-    if rest:
-        blocks.append(PiBlock(full, rest, seed))
-    return blocks
+    count = -(-trials // block_size)
+    return LazyPlan(partial(make_block, trials, block_size, seed), range(count))
+
+
+def make_block(trials: int, block_size: int, seed: int, index: int) -> PiBlock:
+    """Block ``index`` of a plan of ``trials``: full, or the remainder if it is the last."""
+    return PiBlock(index, min(block_size, trials - index * block_size), seed)
 
 
 def python_kernel(block: PiBlock) -> int:

@@ -1,0 +1,53 @@
+"""How far this process has got: items done of items planned.
+
+The backends count each result as it comes back, so a run that is interrupted or passes its
+deadline can say how much it had done (and a progress display can show it while it runs).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class Meter:
+    """Items planned and done in this process; safe to advance from any thread."""
+
+    def __init__(self, owner: str = "") -> None:
+        self.owner = owner  # "rank 3" under MPI: whose items these are
+        self._lock = threading.Lock()
+        self.total = 0
+        self.done = 0
+        self.started = time.monotonic()
+
+    def plan(self, count: int) -> None:
+        """``count`` more items are this process's to do."""
+        with self._lock:
+            self.total += count
+
+    def advance(self, count: int = 1) -> None:
+        with self._lock:
+            self.done += count
+
+    def summary(self) -> str:
+        """``with 12 of 100 items done``, or under MPI ``rank 3 had done 12 of its 100 items``."""
+        if self.owner:
+            mine = f" of its {self.total}" if self.total else ""
+            return f"{self.owner} had done {self.done}{mine} items"
+        of = f" of {self.total}" if self.total else ""
+        return f"with {self.done}{of} items done"
+
+
+_current = Meter()
+
+
+def current() -> Meter:
+    """This process's meter for the run under way."""
+    return _current
+
+
+def start(owner: str = "") -> Meter:
+    """A fresh meter for a new run in this process (``owner``: e.g. ``rank 3``)."""
+    global _current  # noqa: PLW0603 - one run at a time per process, read by signal handlers
+    _current = Meter(owner)
+    return _current
