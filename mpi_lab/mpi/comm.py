@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
 import sys
-from pathlib import Path
 from typing import Any
 
 from mpi_lab.errors import ConfigError
@@ -75,6 +73,9 @@ def forget_launcher_files() -> None:
     gone, or about to be killed): the MPI library's shared-memory files this process maps
     (``/dev/shm/sm_segment.*``; the memory stays until the last process unmaps it) and the
     launcher daemon's session folder here (``/tmp/ompi.*``)."""
+    import shutil  # here: every rank's start-up would pay for these (and --help)
+    from pathlib import Path
+
     try:
         maps = Path("/proc/self/maps").read_text().splitlines()
     except OSError:
