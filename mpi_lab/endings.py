@@ -17,8 +17,9 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any, ClassVar
 
 from mpi_lab import progress
 
@@ -61,6 +62,49 @@ class DeadlinePassed(RunEnded):
         super().__init__(f"Error: deadline of {seconds:g} s passed{joint}{summary}; ending the run")
 
 
+class Hold:
+    """An open ``held`` block: what ended the run meanwhile, and whom to tell at once."""
+
+    def __init__(self) -> None:
+        self.notify: Callable[[], None] | None = None
+
+
+class _Held:
+    blocks: ClassVar[list[Hold]] = []  # the ``held`` blocks the main thread is in, innermost last
+    ending: RunEnded | None = None  # what came meanwhile
+
+
+def _end(ending: RunEnded) -> None:
+    """Raise ``ending`` now, or, within ``held``, when the outermost block ends."""
+    if not _Held.blocks:
+        raise ending
+    first = _Held.ending is None
+    _Held.ending = _Held.ending or ending
+    notify = _Held.blocks[-1].notify
+    if first and notify is not None:
+        notify()
+
+
+@contextlib.contextmanager
+def held() -> Iterator[Hold]:
+    """Within the block, a signal or the deadline waits, and the run ends as the block ends;
+    the hold's ``notify``, if set, is called at once (to stop what the block waits for).
+
+    For what must not be left half made (a process pool and its workers), and for code in
+    which an exception from a signal handler would be lost (asyncio logs and swallows those
+    raised inside its callbacks). Masking the signal would not do: any thread may take it.
+    """
+    hold = Hold()
+    _Held.blocks.append(hold)
+    try:
+        yield hold
+    finally:
+        _Held.blocks.pop()
+        if not _Held.blocks and _Held.ending is not None:
+            ending, _Held.ending = _Held.ending, None
+            raise ending
+
+
 @contextlib.contextmanager
 def signals_end_the_run() -> Iterator[None]:
     """Within the block, SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` (once: a second signal
@@ -74,7 +118,7 @@ def signals_end_the_run() -> Iterator[None]:
         nonlocal stopped
         if not stopped:
             stopped = True
-            raise Interrupted(signum)
+            _end(Interrupted(signum))
 
     previous = {sig: signal.signal(sig, stop) for sig in SIGNALS}
     try:
@@ -93,15 +137,25 @@ def deadline(seconds: float | None, shown: float | None = None) -> Iterator[None
         return
 
     def expire(signum: int, frame: FrameType | None) -> None:
-        raise DeadlinePassed(seconds if shown is None else shown)
+        _end(DeadlinePassed(seconds if shown is None else shown))
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    outer = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer[0] > 0:  # someone else's timer (pytest-timeout, a host program): theirs again
+            signal.setitimer(signal.ITIMER_REAL, *outer)
+
+
+_ON_LEAVE: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+
+
+def on_leave(function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Have ``leave_now`` call ``function(*args, **kwargs)`` (atexit handlers do not run then)."""
+    _ON_LEAVE.append((function, args, kwargs))
 
 
 def leave_now(code: int) -> None:
@@ -114,9 +168,20 @@ def leave_now(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    util = sys.modules.get("multiprocessing.util")
-    exit_function = getattr(util, "_exit_function", None)
-    if exit_function is not None:
+    for function, args, kwargs in reversed(_ON_LEAVE):
         with contextlib.suppress(Exception):
-            exit_function()
+            function(*args, **kwargs)
+    if "multiprocessing" in sys.modules:
+        import multiprocessing
+
+        # Children still up (a pool interrupted while it started) would make the clean-up
+        # below wait for them: they are ours and the run is over.
+        for child in multiprocessing.active_children():
+            with contextlib.suppress(Exception):
+                child.kill()
+                child.join(timeout=5)
+        exit_function = getattr(sys.modules.get("multiprocessing.util"), "_exit_function", None)
+        if exit_function is not None:
+            with contextlib.suppress(Exception):
+                exit_function()
     os._exit(code)

@@ -46,7 +46,10 @@ def check_output_path(path: str, nbytes: int | None = None) -> Path:
 
 
 def gigabytes(nbytes: int) -> str:
-    return f"{nbytes / 1e9:.1f} GB" if nbytes >= 1e8 else f"{nbytes / 1e6:.1f} MB"
+    """A size to read: ``12.3 GB``, ``4.0 MB`` or ``900 bytes``."""
+    if nbytes >= 1e8:
+        return f"{nbytes / 1e9:.1f} GB"
+    return f"{nbytes / 1e6:.1f} MB" if nbytes >= 1e5 else f"{nbytes} bytes"
 
 
 @contextlib.contextmanager

@@ -52,9 +52,9 @@ ENDINGS = ("success", "worker-exception", "sigint", "sigterm", "sigkill-rank",
 SIGNAL_ENDINGS = ("sigint", "sigterm", "sigkill-rank", "sigkill-launcher")
 MPI_ONLY = ("sigkill-rank", "sigkill-launcher")
 
-# A run far too long to finish during a case (~minutes), yet quick to plan (20 000 blocks).
-# Once plans are lazy, 10**12 trials (10**7 blocks) will do as well.
-LONG_TRIALS = 10**12  # 10^7 blocks: made as they are handed out, never finished
+# A run far too long to finish during a case, yet quick to plan: its 10^7 blocks are made as
+# they are handed out.
+LONG_TRIALS = 10**12
 SHORT_TRIALS = 400_000  # success and worker-exception: over in well under a second
 BLOCK_SIZE = 100_000
 DEADLINE = 2  # seconds, for --deadline
@@ -82,6 +82,7 @@ class Case:
     workers: int | None = None  # None: 1 for serial, else 2
     trials: int | None = None  # None: LONG_TRIALS, or SHORT_TRIALS for success/worker-exception
     deadline: float = DEADLINE
+    hung: bool = False  # every kernel hangs (MPI_LAB_FAULT=hang): nothing may wait for one
 
     def __post_init__(self) -> None:
         if self.ending not in ENDINGS:
@@ -108,7 +109,7 @@ class Case:
     @property
     def name(self) -> str:
         where = "local" if self.ranks is None else f"mpiexec-n{self.ranks}"
-        return f"{where} {self.backend} {self.ending}"
+        return f"{where} {self.backend} {self.ending}{' hung' if self.hung else ''}"
 
     @property
     def id(self) -> str:  # for pytest ids
@@ -374,6 +375,8 @@ def environment(case: Case, marker: str, source: Path) -> dict[str, str]:
     env[key] = value
     if case.ending == "worker-exception":
         env["MPI_LAB_FAULT"] = "raise"
+    elif case.hung:
+        env["MPI_LAB_FAULT"] = "hang"
     if source != ROOT:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
     return env

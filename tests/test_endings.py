@@ -61,6 +61,10 @@ MPI_CASES = [Case(ending, backend, ranks=ranks)
              for ranks in (2, 4) for backend in MPI_BACKENDS for ending in MPI_ENDINGS]
 LAUNCHER_CASES = [Case("sigkill-launcher", backend, ranks=2) for backend in MPI_BACKENDS]
 LOCAL_CASES = [Case(ending, backend) for backend in backends.NAMES for ending in LOCAL_ENDINGS]
+# Kernels that never return: the run must not wait for them, on any backend.
+HUNG_CASES = [Case(ending, backend, hung=True) for backend in backends.NAMES
+              for ending in ("sigterm", "deadline")]
+PROMPT = 1.5  # seconds: from the signal, or past the deadline, to the end
 
 def check(outcome: Outcome) -> None:
     """The case did what EXPECTED says, and left no process, no /dev/shm entry and no folder
@@ -106,5 +110,14 @@ def test_mpiexec_killed_launcher_takes_its_ranks(case: Case):
 @pytest.mark.parametrize("case", [_param(case) for case in LOCAL_CASES])
 def test_local_ending(case: Case):
     check(run_case(case))
+
+
+@pytest.mark.timeout(CASE_TIMEOUT)
+@pytest.mark.parametrize("case", [_param(case) for case in HUNG_CASES])
+def test_hung_kernels_do_not_hold_the_end(case: Case):
+    outcome = run_case(case)
+    check(outcome)
+    late = outcome.seconds - (case.deadline if case.ending == "deadline" else 0)
+    assert late < PROMPT, f"ended {late:.1f} s late\n{outcome.describe()}"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,9 +43,13 @@ def test_static_shares_of_a_huge_plan_stay_lazy(schedule: str):
     shares = schedules.split(pi.plan_blocks(HUGE, 100_000, 0), 7, schedule)
     assert sum(len(share) for share in shares) == 10**9
     assert all(isinstance(share, LazyPlan) for share in shares)
-    # Every block in exactly one share: the first and last of each share tile the plan.
-    firsts = sorted(share[0].index for share in shares)
-    assert firsts == (list(range(7)) if schedule == "cyclic" else firsts)
+    if schedule == "cyclic":  # rank r takes blocks r, r + 7, r + 14, ...
+        assert [(share[0].index, share[1].index) for share in shares] == [
+            (rank, rank + 7) for rank in range(7)]
+    else:  # consecutive runs of blocks that tile the plan
+        starts = [share[0].index for share in shares]
+        assert starts == [sum(len(s) for s in shares[:rank]) for rank in range(7)]
+        assert shares[-1][-1].index == 10**9 - 1
 
 
 def test_dynamic_chunks_of_a_huge_plan_are_made_one_at_a_time():
@@ -108,9 +113,14 @@ def test_a_huge_run_stays_small_until_its_deadline():
     assert 0 < peak < 200_000  # kB
 
 
-def test_mpi_without_a_launcher_leaves_no_segment():
-    before = shm_segments()
-    done = subprocess.run([sys.executable, "-m", "mpi_lab", "pi", "--trials", "1000", "--mpi"],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert shm_segments() <= before
+def _open_mpi_files() -> set[str]:
+    return shm_segments() | {str(p) for p in Path(tempfile.gettempdir()).glob("ompi.*/jf.*/*")}
+
+
+@pytest.mark.parametrize("args", [(), ("--deadline", "1", "--trials", str(HUGE))])
+def test_mpi_without_a_launcher_leaves_no_segment_and_no_session(args):
+    before = _open_mpi_files()
+    done = subprocess.run([sys.executable, "-m", "mpi_lab", "pi", "--trials", "1000", "--mpi",
+                           *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == (124 if args else 0), done.stderr
+    assert _open_mpi_files() <= before

@@ -56,7 +56,11 @@ class Backend(ABC):
         return Availability(True)
 
     def __enter__(self) -> Backend:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.abandon()  # whatever was started
+            raise
         return self
 
     def __exit__(

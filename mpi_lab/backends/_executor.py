@@ -18,9 +18,10 @@ def stream(start: Callable[[Any], Future[Any]], items: Iterable[Any], ahead: int
     unfinished: items are taken from ``items`` only as results come in. On a failure, the
     futures not yet started are cancelled and the failure raised."""
     source = iter(items)
-    pending: deque[Future[Any]] = deque(start(item) for item in islice(source, ahead))
+    pending: deque[Future[Any]] = deque()
     results: list[Any] = []
     try:
+        pending.extend(start(item) for item in islice(source, ahead))
         while pending:
             results.append(pending.popleft().result())
             done(1)
@@ -42,7 +43,12 @@ class ExecutorBackend(Backend):
         """A new executor with ``self.workers`` workers."""
 
     def start(self) -> None:
-        self._executor = self.make_executor()
+        from mpi_lab.endings import held
+
+        # A signal or the deadline waits until the executor is whole and known here, so that
+        # ``abandon`` finds every worker.
+        with held():
+            self._executor = self.make_executor()
 
     def close(self) -> None:
         if self._executor is not None:

@@ -56,19 +56,29 @@ class InterpretersBackend(Backend):
             handed = self._hand_out(tasks, kernel, source, self.ahead)
             for thread in threads:
                 thread.start()
+            ending = False
             try:
                 return self._collect(results, handed, lambda: self._hand_out(
                     tasks, kernel, source, 1), done)
+            except BaseException as exc:
+                if not isinstance(exc, Exception):
+                    # The run is ending (a signal, the deadline) and leaves at once: waiting
+                    # for kernels still running, or closing their interpreters, could take
+                    # for ever.
+                    ending = True
+                    stack.pop_all()
+                raise
             finally:
-                _drain(tasks)  # the items not yet taken (after a failure)
-                for _ in threads:
-                    tasks.put(None)  # end every loop
-                for thread in threads:
-                    thread.join()
-                # Results a failure left unread were put by the worker interpreters, which are
-                # closed next: queue items outliving their interpreter are a known source of
-                # crashes (CPython gh-146427).
-                _drain(results)
+                if not ending:
+                    _drain(tasks)  # the items not yet taken (after a failure)
+                    for _ in threads:
+                        tasks.put(None)  # end every loop
+                    for thread in threads:
+                        thread.join()
+                    # Results a failure left unread were put by the worker interpreters, which
+                    # are closed next: queue items outliving their interpreter are a known
+                    # source of crashes (CPython gh-146427).
+                    _drain(results)
 
     @staticmethod
     def _hand_out(tasks: Any, kernel: Kernel, source: Any, count: int) -> int:

@@ -13,6 +13,7 @@ Nothing it makes can outlive it, however the owner ends (even by SIGKILL):
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -25,7 +26,8 @@ from mpi_lab import lifeline
 from mpi_lab.backends._executor import ExecutorBackend
 
 START_METHODS = ("spawn", "fork", "forkserver")
-READY_TIMEOUT = 120.0  # seconds for every worker to start (spawn imports NumPy in each)
+READY_TIMEOUT = 60.0  # seconds for every worker to start (spawn imports NumPy in each)
+HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM}  # those ending a run
 
 
 def default_start_method() -> str:
@@ -45,9 +47,11 @@ def check_start_method(method: str) -> str:
 def _worker_start(owner: int, ready: Connection | None) -> None:
     """Each worker, as it starts: leave Ctrl-C to the owner, end with it, say it is up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)  # held back while it started
     lifeline.exit_with(owner)
     if ready is not None:
-        ready.send(os.getpid())
+        with contextlib.suppress(OSError):  # the owner gave up waiting: it is ending us
+            ready.send(os.getpid())
         ready.close()
 
 
@@ -92,6 +96,20 @@ def _unlink_queue_semaphores(executor: ProcessPoolExecutor) -> int:
     return len(names)
 
 
+def _workers(executor: Any) -> list[Any]:
+    """The pool's worker processes."""
+    return list((getattr(executor, "_processes", None) or {}).values())
+
+
+def _end_workers(processes: list[Any]) -> None:
+    """Kill these workers (those still up) and reap them: none outlives this call."""
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    for process in processes:
+        process.join(timeout=5)
+
+
 def _temporary_folder_in_session() -> None:
     """Under Open MPI, put multiprocessing's temporary folder (the forkserver's socket) in this
     rank's session folder, which the launcher removes when the job ends, even if this rank
@@ -114,6 +132,16 @@ class ProcessPoolBackend(ExecutorBackend):
 
     def make_executor(self) -> Executor:
         _temporary_folder_in_session()
+        # Blocked while the pool is made, so in its workers until each has set itself up (the
+        # mask passes through exec, and into a forkserver started now): no worker prints a
+        # KeyboardInterrupt as it starts. (The run itself waits through ``endings.held``.)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+        try:
+            return self._make_executor()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def _make_executor(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context(self.start_method)
         ready, tell = context.Pipe(duplex=False)
         forked = self.start_method == "fork"  # fork unlinks semaphores at once already
@@ -131,19 +159,23 @@ class ProcessPoolBackend(ExecutorBackend):
                 executor._safe_to_dynamically_spawn_children = False  # type: ignore[attr-defined]
         except (AttributeError, OSError):
             pass  # an executor built differently: its semaphores stay named, as they were
+        except BaseException:
+            _end_workers(_workers(executor))  # none may linger
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
         finally:
             tell.close()
             ready.close()
         return executor
 
+    def close(self) -> None:
+        """Shut the pool down; workers it never gave a task (started with the pool, not on
+        demand) have no manager to end them: they are ended here."""
+        processes = _workers(self._executor)  # shutdown forgets them
+        super().close()
+        _end_workers(processes)
+
     def abandon(self) -> None:
         """End the workers now (a kernel may run for long), then the pool."""
-        executor: Any = self._executor
-        if executor is not None:
-            processes = list((getattr(executor, "_processes", None) or {}).values())
-            for process in processes:
-                if process.is_alive():
-                    process.kill()
-            for process in processes:
-                process.join(timeout=5)  # reaped: nothing of the pool outlives this call
+        _end_workers(_workers(self._executor))
         super().abandon()

@@ -45,18 +45,25 @@ def _attach(name: str) -> shared_memory.SharedMemory:
         resource_tracker.register = register  # type: ignore[assignment]
 
 
-def _fill_slot(where: str, offset: int, kernel: Kernel, item: Any) -> None:
+def _fill_slot(where: tuple[str, int], offset: int, kernel: Kernel, item: Any) -> None:
     """Run ``kernel(item)`` in a worker and write its result into the item's slot.
 
-    ``where`` is the block's ``/proc/PID/fd/N`` path, or its name where there is no /proc.
+    ``where`` is the block's ``/proc/PID/fd/N`` path and inode, or its name where there is no
+    /proc (and no inode).
     """
     encoded = memoryview(item.encode(kernel(item))).cast("B")
     end = offset + encoded.nbytes
-    if where.startswith("/proc/"):
-        with open(where, "r+b") as file, mmap.mmap(file.fileno(), end) as memory:
-            memory[offset:end] = encoded
+    path, inode = where
+    if path.startswith("/proc/"):
+        with open(path, "r+b") as file:
+            # The descriptor may have been closed and reused since (the window given up
+            # after a failure): write only into the block it was.
+            if os.fstat(file.fileno()).st_ino != inode:
+                raise RuntimeError("the shared-memory block is gone")
+            with mmap.mmap(file.fileno(), end) as memory:
+                memory[offset:end] = encoded
         return
-    block = _attach(where)
+    block = _attach(path)
     try:
         block.buf[offset:end] = encoded
     finally:
@@ -64,7 +71,7 @@ def _fill_slot(where: str, offset: int, kernel: Kernel, item: Any) -> None:
 
 
 @contextlib.contextmanager
-def _window_block(size: int) -> Iterator[tuple[shared_memory.SharedMemory, str]]:
+def _window_block(size: int) -> Iterator[tuple[shared_memory.SharedMemory, tuple[str, int]]]:
     """A new block and where workers find it; its name is gone from /dev/shm as soon as can be."""
     block = shared_memory.SharedMemory(
         name=f"{NAME_PREFIX}{os.getpid()}_{secrets.token_hex(4)}", create=True, size=max(1, size),
@@ -74,9 +81,9 @@ def _window_block(size: int) -> Iterator[tuple[shared_memory.SharedMemory, str]]
         if Path("/proc/self/fd").is_dir():
             descriptor = os.open(f"/dev/shm/{block.name}", os.O_RDWR)
             block.unlink()  # the descriptor keeps the memory; no name is left to leak
-            yield block, f"/proc/{os.getpid()}/fd/{descriptor}"
+            yield block, (f"/proc/{os.getpid()}/fd/{descriptor}", os.fstat(descriptor).st_ino)
         else:
-            yield block, block.name
+            yield block, (block.name, 0)
     finally:
         if descriptor is not None:
             os.close(descriptor)

@@ -25,9 +25,7 @@ def world(thread_level: str = "funneled") -> Any:
 
         pinning.pin()  # before MPI_Init: the library's threads inherit the cores
         if not launch.launched():
-            # A single process (--mpi without a launcher) has no peer to share memory with,
-            # and nothing would remove Open MPI's shared-memory file after it.
-            os.environ.setdefault("OMPI_MCA_btl", "self")
+            _alone()
         mpi4py.rc.thread_level = thread_level
     try:
         from mpi4py import MPI
@@ -66,6 +64,24 @@ def _no_nagle() -> None:
             pass  # e.g. not connected yet: Nagle then costs nothing
         finally:
             sock.detach()  # the socket is MPI's: never close it
+
+
+def _alone() -> None:
+    """Set up a single process (``--mpi`` without a launcher), which Open MPI starts by itself:
+    no launcher would remove its files afterwards. It has no peer to share memory with (no
+    shared-memory file, then), and its session folder goes in a folder of ours, removed when
+    the process ends."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from mpi_lab import endings
+
+    os.environ.setdefault("OMPI_MCA_btl", "self")
+    folder = tempfile.mkdtemp(prefix="mpi_lab-mpi-")
+    os.environ["TMPDIR"] = folder
+    for register in (atexit.register, endings.on_leave):
+        register(shutil.rmtree, folder, ignore_errors=True)
 
 
 def forget_launcher_files() -> None:

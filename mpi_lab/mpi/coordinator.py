@@ -174,7 +174,9 @@ def run(
     if rank != ROOT:
         return None
     if shares is None:
-        shares = [o.items or [] for o in outcomes]
+        from mpi_lab.mpi.dynamic import Chunks
+
+        shares = [Chunks(o.items or []) for o in outcomes]
     answer = job.combine(shares, parts)
     per_rank = [o.report for o in outcomes if o.report is not None]
     return Report.finished(

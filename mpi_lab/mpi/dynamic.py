@@ -7,6 +7,8 @@ needs ``MPI_THREAD_MULTIPLE``; the helper polls with short sleeps rather than bl
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -86,7 +88,7 @@ def run_share(
                 return chunk
             time.sleep(_POLL)
 
-    mine: list[Any] = []
+    chunks: list[Sequence[Any]] = []  # as handed out: slices of a lazy plan pickle small
     partials: list[Any] = []
     error = None
     try:
@@ -95,7 +97,7 @@ def run_share(
             kernel = rank_kernel(job, rank)
             while (chunk := next_chunk(False)) is not None:
                 partials.extend(map_items(pool, kernel, chunk))
-                mine.extend(chunk)
+                chunks.append(chunk)
     except LabError as exc:
         error = exc
         # Tell rank 0 (and so every rank) to stop; drain its answer so no message is left.
@@ -107,6 +109,31 @@ def run_share(
         server.join()
     if error is not None:
         return outcome.failed(rank, error), None
+    mine = Chunks(chunks)
     part = job.merge(mine, partials)
     report = RankReport.since(started, rank=rank, workers=workers, items=len(mine))
-    return outcome.succeeded(job, report, part, mine), part
+    return outcome.succeeded(job, report, part, chunks), part
+
+
+class Chunks(Sequence[Any]):
+    """The items of a rank's chunks, in the order it ran them, without listing them."""
+
+    def __init__(self, chunks: list[Sequence[Any]]) -> None:
+        self._chunks = chunks
+        self._ends = list(itertools.accumulate(len(chunk) for chunk in chunks))
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        which = bisect.bisect_right(self._ends, index)
+        return self._chunks[which][index - (self._ends[which - 1] if which else 0)]
+
+    def __iter__(self) -> Iterator[Any]:
+        return itertools.chain.from_iterable(self._chunks)

@@ -18,7 +18,7 @@ class Outcome:
     report: RankReport | None
     error: tuple[int, str] | None = None
     elements: int = 0  # pixels this rank sends with Gatherv
-    items: list[Any] | None = None  # the items it ran, when the schedule was dynamic
+    items: list[Any] | None = None  # the chunks of items it ran, when the schedule was dynamic
 
 
 def where(rank: int) -> str:

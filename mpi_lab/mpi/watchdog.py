@@ -50,11 +50,14 @@ def _end_job() -> None:
 
 
 def _expire(seconds: float) -> None:
-    where = f"rank {env_rank()} on host {os.uname().nodename}: " if comm.active() else ""
+    if comm.active():
+        where = f"rank {env_rank()} on host {os.uname().nodename}: "
+        why = "stuck in a call that does not return: a hung or unreachable rank?"
+    else:
+        where, why = "", "a kernel that does not return?"
     sys.stderr.write(
         f"Error: {where}the run was still not over {LATE:g} s after its deadline of"
-        f" {seconds:g} s (stuck in a call that does not return: a hung or unreachable rank?);"
-        " ending it\n"
+        f" {seconds:g} s ({why}); ending it\n"
     )
     sys.stderr.flush()
     if comm.active():
