@@ -15,21 +15,17 @@ from mpi_lab.backends._base import Backend, Done, Kernel, no_progress
 def stream(start: Callable[[Any], Future[Any]], items: Iterable[Any], ahead: int,
            done: Done = no_progress) -> list[Any]:
     """Results of ``start(item)`` for every item, in order, with at most ``ahead`` futures
-    unfinished: items are taken from ``items`` only as results come in. On a failure, the
-    futures not yet started are cancelled and the failure raised."""
+    unfinished: items are taken from ``items`` only as results come in. A failure is raised
+    as it is; the backend's ``abandon`` disposes of the futures still pending (cancelling
+    them here too races with a process pool failing them: Python 3.11 prints the error)."""
     source = iter(items)
     pending: deque[Future[Any]] = deque()
     results: list[Any] = []
-    try:
-        pending.extend(start(item) for item in islice(source, ahead))
-        while pending:
-            results.append(pending.popleft().result())
-            done(1)
-            pending.extend(start(item) for item in islice(source, 1))
-    except BaseException:
-        for future in pending:
-            future.cancel()
-        raise
+    pending.extend(start(item) for item in islice(source, ahead))
+    while pending:
+        results.append(pending.popleft().result())
+        done(1)
+        pending.extend(start(item) for item in islice(source, 1))
     return results
 
 

@@ -161,7 +161,7 @@ class ProcessPoolBackend(ExecutorBackend):
             pass  # an executor built differently: its semaphores stay named, as they were
         except BaseException:
             _end_workers(_workers(executor))  # none may linger
-            executor.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown(wait=True)
             raise
         finally:
             tell.close()
@@ -176,6 +176,10 @@ class ProcessPoolBackend(ExecutorBackend):
         _end_workers(processes)
 
     def abandon(self) -> None:
-        """End the workers now (a kernel may run for long), then the pool."""
-        _end_workers(_workers(self._executor))
-        super().abandon()
+        """End the workers now (a kernel may run for long), then the pool: with its workers
+        gone it shuts down at once, failing what was pending (cancelling those futures too
+        would race with that, and Python 3.11 prints the InvalidStateError)."""
+        if self._executor is not None:
+            _end_workers(_workers(self._executor))
+            self._executor.shutdown(wait=True)
+            self._executor = None
