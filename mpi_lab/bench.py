@@ -1,9 +1,10 @@
 """The benchmark matrix: workload x backend x workers (x MPI ranks), each point a fresh process.
 
-Every point runs ``python -m mpi_lab WORKLOAD ... --json`` (under ``mpiexec -n R`` for R > 1
-ranks) ``repeats`` times and keeps the median of the reported ``seconds`` (compute time, from
-plan to result). Speed-up and parallel efficiency are against the ``serial`` run of the same
-session, and every point's answer is checked against it.
+Every point runs ``python -m mpi_lab WORKLOAD ... --json`` (or ``run SPEC --param ...`` for a
+user's workload; under ``mpiexec -n R`` for R > 1 ranks) ``repeats`` times and keeps the
+median of the reported ``seconds`` (compute time, from plan to answer). Speed-up and parallel
+efficiency are against the ``serial`` run of the same session, and every point's answer is
+checked against it. Backends that cannot run a workload are listed as skipped, with why.
 """
 
 from __future__ import annotations
@@ -40,17 +41,29 @@ class Settings:
     trials: int = 10_000_000
     size: tuple[int, int] = (4000, 3000)
     timeout: float = 600.0
+    params: tuple[str, ...] = ()  # KEY=VALUE for a user's workload (``--workload``)
 
     @classmethod
     def quick(cls) -> Settings:
         """A small matrix: under a minute on 2 cores."""
         return cls(ranks=(2,), repeats=2, trials=1_000_000, size=(1000, 750), timeout=120.0)
 
-    def workload_args(self, workload: str) -> list[str]:
+    def workload_params(self, workload: str) -> dict[str, Any]:
+        """The parameters of ``workload``'s plan in this session."""
         if workload == "pi":
-            return ["pi", "--trials", str(self.trials), "--kernel", "python"]
-        height, width = self.size
-        return ["fractal", "--height", str(height), "--width", str(width), "--kernel", "numpy"]
+            return {"trials": self.trials, "kernel": "python"}
+        if workload == "fractal":
+            height, width = self.size
+            return {"height": height, "width": width, "kernel": "numpy"}
+        from mpi_lab.workloads.contract import parse_params
+
+        return parse_params(self.params)
+
+    def workload_args(self, workload: str) -> list[str]:
+        """The command line of one run (without backend and workers)."""
+        params = [f"--param={key}={value!r}" for key, value in
+                  self.workload_params(workload).items()]
+        return ["run", workload, *params]
 
 
 @dataclass(frozen=True)
@@ -79,22 +92,48 @@ class Measurement:
     detail: str = ""  # a failed run's stderr (its end), in the JSON only
 
 
+def unfit(settings: Settings, workload: str) -> Callable[[str], str]:
+    """Why a backend cannot run ``workload`` ("" if it can): its kernels need NumPy (which
+    cannot load in a subinterpreter), or its items or kernel cannot be pickled (to reach
+    other processes and interpreters)."""
+    import pickle
+
+    from mpi_lab.jobs import Job
+
+    job = Job.of(workload, settings.workload_params(workload))
+    numpy = job.uses_numpy()
+    plan = job.plan()
+    unpicklable = ""
+    try:
+        pickle.dumps((job.kernel, plan[0] if len(plan) else None))
+    except Exception as exc:  # noqa: BLE001 - whatever pickle raises, it is the reason
+        unpicklable = f"its items or kernel cannot be pickled: {type(exc).__name__}: {exc}"
+
+    def reason(name: str) -> str:
+        cls = backends.backend_class(name)
+        status = cls.availability()
+        if not status.available:
+            return status.reason
+        if numpy and not cls.runs_numpy:
+            return "its kernels import NumPy, which cannot load in a subinterpreter"
+        if unpicklable and not cls.in_process:
+            return unpicklable
+        return ""
+
+    return reason
+
+
 def plan(settings: Settings) -> tuple[list[Point], list[Measurement]]:
     """The points to run, and those skipped with their reason (never dropped silently)."""
     points: list[Point] = []
     skipped: list[Measurement] = []
     for workload in settings.workloads:
-        kernel = "python" if workload == "pi" else "numpy"
+        why_not = unfit(settings, workload)
         points.append(Point(workload, "serial", 1))
         for name in settings.backends:
             if name == "serial":
                 continue
-            cls = backends.backend_class(name)
-            status = cls.availability()
-            reason = status.reason if not status.available else (
-                "NumPy kernel cannot run in subinterpreters" if kernel == "numpy"
-                and not cls.runs_numpy else ""
-            )
+            reason = why_not(name)
             for workers in settings.workers:
                 if reason:
                     skipped.append(Measurement(workload, name, workers, 1, "skipped", reason=reason))
@@ -135,7 +174,7 @@ def measure(settings: Settings, point: Point) -> Measurement:
                                detail=done.stderr[-_DETAIL_CHARS:])
         fields = json.loads(done.stdout)
         samples.append(fields["seconds"])
-        answers.add(str(fields.get("hits", fields.get("sha256"))))
+        answers.add(_answer(fields["answer"]))
         backend = fields["backend"]
     return Measurement(
         point.workload, backend if point.backend == "auto" else point.backend, point.workers,
@@ -145,6 +184,17 @@ def measure(settings: Settings, point: Point) -> Measurement:
 
 
 _DETAIL_CHARS = 4000
+_ANSWER_CHARS = 200
+
+
+def _answer(answer: Any) -> str:
+    """An answer as compared between points: its JSON, shortened to a digest if long."""
+    text = json.dumps(answer, sort_keys=True)
+    if len(text) <= _ANSWER_CHARS:
+        return text
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _failure_reason(stderr: str, code: int) -> str:
@@ -222,9 +272,13 @@ def table(report: dict[str, Any]) -> list[str]:
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in report["results"]:
         if r["status"] == "ok":
+            # Without a baseline (serial failed or timed out) a point has a time, no ratio.
+            speedup = "–" if r["speedup"] is None else f"{r['speedup']:.2f}×"
+            efficiency = "–" if r["efficiency"] is None else f"{r['efficiency']:.0%}"
+            note = "" if r["speedup"] is not None else "no serial baseline"
             lines.append(
                 f"| {r['workload']} | {r['backend']} | {r['workers']} | {r['ranks']} "
-                f"| {r['seconds']:.3f} | {r['speedup']:.2f}× | {r['efficiency']:.0%} | |"
+                f"| {r['seconds']:.3f} | {speedup} | {efficiency} | {note} |"
             )
         else:
             lines.append(f"| {r['workload']} | {r['backend']} | {r['workers']} | {r['ranks']} "

@@ -10,12 +10,12 @@ from typing import Any
 import click
 
 from mpi_lab import backends
+from mpi_lab.backends import START_METHODS
 from mpi_lab.errors import ConfigError, LabError
+from mpi_lab.mpi.schedules import SCHEDULES
 
-SCHEDULES = ("block", "cyclic", "dynamic")
 DONE_FILE_ENV = "MPI_LAB_DONE_FILE"
 RANKS_AFTER_ROOT = 0.5  # seconds: other ranks' deadline passes after rank 0's
-START_METHODS = ("spawn", "fork", "forkserver")
 
 
 class WorkersType(click.ParamType):
@@ -49,13 +49,18 @@ def common_options(func: Any) -> Any:
         click.option(
             "--schedule", type=click.Choice(SCHEDULES), default=None,
             help="How rank 0 splits items across MPI ranks (no effect without MPI)"
-            " [default: block for pi; cyclic for fractal, whose rows differ in cost].",
+            " [default: the workload's: block for pi; cyclic for fractal, whose rows differ"
+            " in cost].",
         ),
         click.option(
             "--start-method", type=click.Choice(START_METHODS), default=None,
             help="Process start method for process-pool/shared-memory [default: forkserver].",
         ),
-        click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print one JSON object instead of text (on failure: error, exit"
+                     " code and the worker's traceback)."),
+        click.option("--traceback", "show_traceback", is_flag=True,
+                     help="On a kernel failure, also print the worker's traceback."),
         click.option(
             "--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
             metavar="SECONDS",
@@ -75,12 +80,13 @@ def common_options(func: Any) -> Any:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mpi_lab")
 def cli() -> None:
-    """mpi_lab: the seed's two workloads through every parallel model Python has.
+    """mpi_lab: the seed's two workloads, and yours, through every parallel model Python has.
 
     \b
     Examples:
       python -m mpi_lab pi --backend threads --workers 2
       python -m mpi_lab fractal --backend shared-memory --output fractal.npy
+      python -m mpi_lab run examples.primes --param limit=100000 --backend process-pool
       python -m mpi_lab info
     """
 
@@ -97,9 +103,7 @@ def cli() -> None:
 @common_options
 def pi(trials: int, seed: int, kernel: str, block_size: int, **run: Any) -> None:
     """Estimate π by Monte Carlo (pure Python, as in the seed)."""
-    from mpi_lab.jobs import PiJob
-
-    _run(PiJob(trials=trials, seed=seed, kernel=kernel, block_size=block_size), run)
+    _run("pi", {"trials": trials, "seed": seed, "kernel": kernel, "block_size": block_size}, run)
 
 
 @cli.command()
@@ -114,10 +118,36 @@ def pi(trials: int, seed: int, kernel: str, block_size: int, **run: Any) -> None
 def fractal(height: int, width: int, maxiter: int, kernel: str, output: str | None,
             **run: Any) -> None:
     """Compute the seed's Mandelbrot fractal (NumPy)."""
-    from mpi_lab.jobs import FractalJob
+    params = {"height": height, "width": width, "maxiter": maxiter, "kernel": kernel}
+    _run("fractal", params, run, output=output)
 
-    job = FractalJob(height=height, width=width, maxiter=maxiter, kernel=kernel)
-    _run(job, run, output=output)
+
+@cli.command(context_settings={"show_default": True})
+@click.argument("spec")
+@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
+              help="A parameter for the workload's plan(); repeat for more. VALUE is a Python"
+              " literal where it parses (10, 2.5, [1, 2], 'a b'), else a string.")
+@common_options
+def run(spec: str, params: tuple[str, ...], **run: Any) -> None:
+    """Run your own workload SPEC through any model: a module, or MODULE:NAME of an object in
+    it, importable from the current folder or PYTHONPATH, with three callables:
+
+    \b
+      plan(**params) -> the work items, in order (picklable)
+      kernel(item)   -> the result of one item (a pure function)
+      combine(results) -> the answer, from every result in plan order
+
+    \b
+    Examples:
+      python -m mpi_lab run examples.primes --param limit=200000 --backend process-pool
+      mpiexec -n 4 python -m mpi_lab run examples.heat --schedule dynamic --json
+
+    README, "Write your own workload", tells the optional hooks (NumPy, result layout, how
+    to show the answer).
+    """
+    from mpi_lab.workloads.contract import parse_params
+
+    _run(spec, parse_params(params), run)
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -149,18 +179,29 @@ def _name_list(choices: tuple[str, ...]) -> Any:
               help="Write results.json, results.csv, results.md and speedup.png here.")
 @click.option("--workloads", callback=_name_list(("pi", "fractal")), default=None,
               help="Comma-separated subset of: pi, fractal.")
+@click.option("--workload", "spec", default=None, metavar="SPEC",
+              help="Your own workload instead (as for 'run': module or module:name).")
+@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
+              help="A parameter for --workload's plan(); repeat for more.")
 @click.option("--backends", "backend_names", callback=_name_list(backends.NAMES), default=None,
               help="Comma-separated backends (default: all; unavailable ones are listed as skipped).")
 @click.option("--workers", "workers_text", default=None, help="Worker counts, e.g. 1,2,4.")
 @click.option("--ranks", "ranks_text", default=None, help="MPI rank counts, e.g. 2,4.")
 @click.option("--repeats", type=click.IntRange(min=1), default=None,
               help="Runs per point; the median is kept.")
-def bench(quick: bool, out: str | None, workloads: Any, backend_names: Any,
-          workers_text: str | None, ranks_text: str | None, repeats: int | None) -> None:
+def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
+          params: tuple[str, ...], backend_names: Any, workers_text: str | None,
+          ranks_text: str | None, repeats: int | None) -> None:
     """Measure every model: time, speed-up and efficiency against serial, per point.
 
     Each point runs in a fresh process (under mpiexec for several ranks), repeated, median
-    kept; each answer is checked against serial's.
+    kept; each answer is checked against serial's. Backends that cannot run the workload
+    are listed as skipped, with the reason.
+
+    \b
+    Examples:
+      python -m mpi_lab bench --quick
+      python -m mpi_lab bench --workload examples.primes --param limit=500000 --ranks 2
     """
     import dataclasses
 
@@ -168,8 +209,19 @@ def bench(quick: bool, out: str | None, workloads: Any, backend_names: Any,
 
     settings = lab_bench.Settings.quick() if quick else lab_bench.Settings()
     changes: dict[str, Any] = {}
+    if workloads and spec:
+        raise click.UsageError("--workloads names built-in workloads; --workload your own:"
+                               " give one or the other")
+    if params and not spec:
+        raise click.UsageError("--param applies to --workload SPEC")
     if workloads:
         changes["workloads"] = workloads
+    if spec:
+        from mpi_lab.jobs import Job
+        from mpi_lab.workloads.contract import parse_params
+
+        Job.of(spec, parse_params(params)).plan()  # a bad spec or parameter fails here, once
+        changes["workloads"], changes["params"] = (spec,), params
     if backend_names:
         changes["backends"] = backend_names
     if workers_text:
@@ -218,7 +270,8 @@ def info(as_json: bool) -> None:
         click.echo("\n".join(info_lines(details)))
 
 
-def _run(job: Any, run: dict[str, Any], output: str | None = None) -> None:
+def _run(spec: str, params: dict[str, Any], run: dict[str, Any],
+         output: str | None = None) -> None:
     from mpi_lab.mpi.launch import use_mpi
 
     if run["start_method"] is not None:
@@ -228,16 +281,52 @@ def _run(job: Any, run: dict[str, Any], output: str | None = None) -> None:
             check_start_method(run["start_method"])
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
-    schedule = run["schedule"] or job.default_schedule
+    mpi = use_mpi(run["mpi"])
+    if mpi:
+        _importable_here()
+    from mpi_lab.jobs import Job
+
+    job = Job.of(spec, params)
 
     def check() -> None:
         if output is not None:
             from mpi_lab.output import check_output_path
 
-            nbytes = job.answer_nbytes() + 128 if output.endswith(".npy") else None
+            # The .npy file: the int32 pixels and a short header.
+            nbytes = params["height"] * params["width"] * 4 + 128 \
+                if output.endswith(".npy") else None
             check_output_path(output, nbytes)
 
-    mpi = use_mpi(run["mpi"])
+    try:
+        report = _compute(job, run, mpi, check)
+    except LabError as exc:
+        _failed(exc, run)
+        raise
+    if report is None:
+        return  # not rank 0: rank 0 reports for everyone
+    if output is not None:
+        from mpi_lab.output import save
+
+        save(report.answer.pixels, output)
+        report.extra["output"] = output
+    _print(report, run["as_json"])
+    if done := os.environ.get(DONE_FILE_ENV):
+        # For supervisors (scripts/hosts): proof that rank 0 finished, since mpiexec itself can
+        # exit 0 after losing a host.
+        from pathlib import Path
+
+        Path(done).touch()
+
+
+def _importable_here() -> None:
+    """Under ``mpiexec`` the current folder is on ``sys.path`` as for ``python -m``, so that
+    a workload module beside the user imports on every rank (``-m`` does it already)."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
+def _compute(job: Any, run: dict[str, Any], mpi: bool, check: Any) -> Any:
+    """The report (None on ranks other than 0), within the deadline if there is one."""
     with contextlib.ExitStack() as guards:
         if run["deadline"] is not None:
             from mpi_lab.endings import deadline
@@ -254,28 +343,29 @@ def _run(job: Any, run: dict[str, Any], output: str | None = None) -> None:
         if mpi:
             from mpi_lab.mpi import coordinator
 
-            report = coordinator.run(job, run["backend"], run["workers"], check=check,
-                                     start_method=run["start_method"], schedule=schedule)
-            if report is None:
-                return  # not rank 0: rank 0 reports for everyone
-        else:
-            from mpi_lab.runner import run_local
+            return coordinator.run(job, run["backend"], run["workers"], check=check,
+                                   start_method=run["start_method"], schedule=run["schedule"])
+        from mpi_lab.runner import run_local
 
-            check()
-            report = run_local(job, run["backend"], run["workers"],
-                               start_method=run["start_method"])
-    if output is not None:
-        from mpi_lab.output import save
+        check()
+        return run_local(job, run["backend"], run["workers"], start_method=run["start_method"])
 
-        save(report.answer.pixels, output)
-        report.output = output
-    _print(report, run["as_json"])
-    if done := os.environ.get(DONE_FILE_ENV):
-        # For supervisors (scripts/hosts): proof that rank 0 finished, since mpiexec itself can
-        # exit 0 after losing a host.
-        from pathlib import Path
 
-        Path(done).touch()
+def _failed(exc: LabError, run: dict[str, Any]) -> None:
+    """What a failed run prints besides its error line (by rank 0 alone under MPI): the
+    worker's traceback if asked for, and with ``--json`` one object saying what failed."""
+    from mpi_lab.mpi.launch import env_rank
+
+    if env_rank() != 0:
+        return
+    remote = getattr(exc, "remote_traceback", "")
+    if run["show_traceback"] and remote:
+        click.echo(f"Traceback in the worker:\n{remote.rstrip()}", err=True)
+    if run["as_json"]:
+        import json
+
+        click.echo(json.dumps({"error": str(exc), "exit_code": exc.exit_code,
+                               "traceback": remote or None}))
 
 
 def _print(report: Any, as_json: bool) -> None:

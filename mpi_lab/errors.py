@@ -20,7 +20,24 @@ class BackendUnavailable(ConfigError):
 
 
 class WorkerError(LabError):
-    """A kernel raised while running (exit 1); the message names the cause and where."""
+    """A kernel raised while running (exit 1); the message names the cause and where, and
+    ``remote_traceback`` is the worker's traceback (empty if none came back)."""
+
+    def __init__(self, message: str, remote_traceback: str = "") -> None:
+        super().__init__(message)
+        self.remote_traceback = remote_traceback
+
+
+class RemoteTraceback(Exception):
+    """A worker's traceback, as text: the cause a ``WorkerError`` is chained to, as CPython's
+    ``concurrent.futures`` does with ``_RemoteTraceback``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text.rstrip()}\n"""'
 
 
 class KernelFailed(Exception):

@@ -29,7 +29,7 @@ class FaultyKernel:
     kernel: Callable[[Any], Any]
     mode: str
 
-    def __call__(self, item: Any) -> Any:
+    def __call__(self, item: Any, **_: Any) -> Any:
         if self.mode == "raise":
             raise InjectedFault(f"injected fault in {item}")
         if self.mode == "exit":

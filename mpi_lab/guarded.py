@@ -1,44 +1,97 @@
-"""The wrapper every worker runs kernels in, failures turned into text.
+"""The wrapper every worker runs kernels in: items come numbered, failures go back as text.
 
 Imported inside each worker process and subinterpreter, so it imports next to nothing: a fresh
-subinterpreter pays for every module again (``dataclasses`` alone cost 15 ms of a worker's
-40 ms start here).
+subinterpreter pays for every module again (see benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
+import sys
+
 from mpi_lab.errors import KernelFailed
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (8 ms per subinterpreter)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing in every worker
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+_REPR_CHARS = 60
+
+
+def short_repr(item: Any) -> str:
+    """``repr(item)``, cut to about a line's worth."""
+    text = repr(item)
+    return text if len(text) <= _REPR_CHARS else text[: _REPR_CHARS - 3] + "..."
+
 
 class Guarded:
-    """A kernel whose failures come back as ``KernelFailed``: text naming the item and cause.
+    """A kernel called with ``(index, item)``: its failures come back as ``KernelFailed``
+    naming the item, with the worker's traceback as text.
 
-    Exceptions raised in other processes or interpreters may not pickle, and their tracebacks do
-    not travel; this wrapper turns both into plain text where the failure happened.
+    Exceptions raised in other processes or interpreters may not pickle, and their tracebacks
+    do not travel; this wrapper turns both into text where the failure happened. ``paths``
+    are folders the kernel's module is imported from, added to a worker's ``sys.path`` before
+    the kernel is unpickled there (a subinterpreter, or a process, may not have them).
     """
 
-    __slots__ = ("kernel",)
+    __slots__ = ("kernel", "paths", "slots")
 
-    def __init__(self, kernel: Callable[[Any], Any]) -> None:
+    def __init__(self, kernel: Callable[..., Any], paths: tuple[str, ...] = (),
+                 slots: dict[int, memoryview] | None = None) -> None:
         self.kernel = kernel
+        self.paths = paths
+        self.slots = slots  # in-process workers only: where each item's result goes
 
-    def __reduce__(self) -> tuple[type[Guarded], tuple[Callable[[Any], Any]]]:
-        return Guarded, (self.kernel,)
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        if not self.paths:
+            return Guarded, (self.kernel,)
+        import pickle
+
+        return _restore, (self.paths, pickle.dumps(self.kernel))
 
     def __repr__(self) -> str:
         return f"Guarded({self.kernel!r})"
 
-    def __call__(self, item: Any) -> Any:
+    def __call__(self, task: tuple[int, Any]) -> Any:
+        index, item = task
         try:
-            return self.kernel(item)
+            if self.slots is None:
+                return self.kernel(item)
+            out = self.slots[index]
+            self.kernel(item, out=out)
+            return out
         except Exception as exc:
-            import traceback  # only on failure: it costs 8 ms per subinterpreter to load
+            import traceback  # only on failure: each module costs every subinterpreter
 
             raise KernelFailed(
-                str(item), f"{type(exc).__name__}: {exc}", traceback.format_exc()
+                f"item {index} ({short_repr(item)})", f"{type(exc).__name__}: {exc}",
+                traceback.format_exc(),
             ) from None
+
+
+def _restore(paths: tuple[str, ...], kernel: bytes) -> Guarded:
+    """A ``Guarded`` rebuilt in a worker: its ``paths`` importable first, then its kernel."""
+    import pickle
+
+    for path in paths:
+        if path not in sys.path:
+            sys.path.append(path)
+    return Guarded(pickle.loads(kernel), paths)
+
+
+def import_paths(kernel: Callable[[Any], Any]) -> tuple[str, ...]:
+    """The ``sys.path`` folders that hold the top package of ``kernel``'s module (none for
+    the lab's own kernels, which every worker imports already)."""
+    import os
+
+    module = getattr(kernel, "__module__", None) or type(kernel).__module__
+    top = module.partition(".")[0]
+    if top in ("mpi_lab", "__main__", "builtins"):
+        return ()
+    found = []
+    for entry in sys.path:
+        folder = os.path.abspath(entry or os.curdir)
+        if (os.path.isfile(os.path.join(folder, top + ".py"))
+                or os.path.isdir(os.path.join(folder, top))):
+            found.append(folder)
+    return tuple(found[:1])

@@ -1,8 +1,7 @@
-"""A run's configuration, validated, and how its work is planned, merged and combined.
+"""A run's work: a workload and its parameters, ready for any coordinator (local or MPI).
 
-A job is what every coordinator (local or MPI) needs from a workload: ``plan()`` the work items,
-the ``kernel`` to map over them, ``merge`` one rank's partial results into its part, and
-``combine`` all parts into the answer on rank 0.
+The coordinators ask a job for the plan, the kernel, how results travel (``layout``) and the
+answer from all results in plan order; they never ask which workload it is.
 """
 
 from __future__ import annotations
@@ -12,219 +11,82 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mpi_lab.errors import ConfigError
-from mpi_lab.workloads import fractal, pi
-
-KERNEL_NAMES = ("python", "numpy")
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available for new work here (``MemAvailable``), if the system says."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _positive(name: str, value: int) -> None:
-    if value <= 0:
-        raise ConfigError(f"{name} must be greater than 0 (got {value})")
-
-
-def _kernel_name(kernel: str) -> None:
-    if kernel not in KERNEL_NAMES:
-        raise ConfigError(f"unknown kernel {kernel!r}; choose from {', '.join(KERNEL_NAMES)}")
+from mpi_lab.workloads.contract import Layout, Workload, load
 
 
 @dataclass(frozen=True)
-class PiJob:
-    """Monte Carlo π with ``trials`` draws."""
+class Job:
+    """``workload`` with ``params`` (``plan``'s defaults filled in)."""
 
-    trials: int = 10_000_000
-    seed: int = 0
-    kernel: str = "python"
-    block_size: int = pi.DEFAULT_BLOCK_SIZE
+    workload: Workload
+    params: dict[str, Any] = field(default_factory=dict)
 
-    workload = "pi"
-    default_schedule = "block"  # blocks cost the same: contiguous shares are balanced
-    # Per-rank parts are hit counts: small Python ints, gathered by pickle.
-    part_is_buffer = False
-    wire_dtype = None
+    @classmethod
+    def of(cls, target: Any, params: dict[str, Any] | None = None) -> Job:
+        """The job for a workload spec, module or object, with ``params`` for its ``plan``."""
+        workload = load(target)
+        return cls(workload, workload.params(dict(params or {})))
 
-    def __post_init__(self) -> None:
-        _positive("trials", self.trials)
-        _positive("block size", self.block_size)
-        if self.seed < 0:
-            raise ConfigError(f"seed must be 0 or greater (got {self.seed})")
-        _kernel_name(self.kernel)
+    @property
+    def name(self) -> str:
+        return self.workload.name
+
+    @property
+    def default_schedule(self) -> str:
+        return self.workload.default_schedule
+
+    @property
+    def kernel(self) -> Callable[[Any], Any]:
+        return self.workload.kernel
+
+    @property
+    def layout(self) -> Callable[[Any], Layout] | None:
+        """Item -> (typecode, count) of its result, if the workload declares it."""
+        return self.workload.result_layout
+
+    @property
+    def writes_in_place(self) -> bool:
+        """The kernel takes ``out``: in-process workers hand it its result's slot."""
+        return self.layout is not None and self.workload.kernel_takes_out
+
+    def uses_numpy(self) -> bool:
+        return self.workload.uses_numpy(self.params)
 
     def preload(self) -> None:
-        """Import what the kernel needs, so that start-up is not counted as compute time."""
-        if self.kernel == "numpy":
+        """Import NumPy if the kernels need it, so that start-up is not counted as compute."""
+        if self.uses_numpy():
             import numpy  # noqa: F401
 
-    def check(self) -> None:
-        """Nothing to check before computing: the plan is made as it goes, the answer is small."""
+    def plan(self) -> Sequence[Any]:
+        return self.workload.make_plan(self.params)
 
-    def plan(self) -> Sequence[pi.PiBlock]:
-        return pi.plan_blocks(self.trials, self.block_size, self.seed)
+    def combine(self, results: list[Any]) -> Any:
+        """The answer from every result in plan order; a failing ``combine`` is the
+        workload's error (exit 1), named."""
+        from mpi_lab.errors import WorkerError
 
-    @property
-    def kernel_fn(self) -> Callable[[Any], Any]:
-        return pi.KERNELS[self.kernel]
+        try:
+            return self.workload.combined(results, self.params)
+        except Exception as exc:
+            raise WorkerError(f"{self.name}: combine failed: {type(exc).__name__}: {exc}") \
+                from exc
 
-    def sink(self, items: Sequence[pi.PiBlock], *, whole: bool = False) -> None:
-        """Hit counts are single integers: nothing to write in place."""
+    def in_main(self) -> bool:
+        """The kernel is defined in ``__main__``: only in-process workers can call it."""
+        return _module_of(self.kernel) == "__main__"
 
-    def elements(self, part: int) -> int:
-        """Hit counts travel by pickle, not as a buffer."""
-        return 0
-
-    def merge(
-        self, items: Sequence[pi.PiBlock], partials: Sequence[int], *, whole: bool = False,
-        sink: None = None,
-    ) -> int:
-        return sum(partials)
-
-    def combine(self, shares: Sequence[Sequence[pi.PiBlock]], parts: Sequence[int]) -> PiAnswer:
-        hits = sum(parts)
-        return PiAnswer(hits=hits, estimate=pi.estimate(hits, self.trials))
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "workload": self.workload,
-            "trials": self.trials,
-            "seed": self.seed,
-            "kernel": self.kernel,
-            "block_size": self.block_size,
-        }
-
-
-@dataclass(frozen=True)
-class PiAnswer:
-    hits: int
-    estimate: float
-
-    def fields(self) -> dict[str, Any]:
-        return {"hits": self.hits, "estimate": self.estimate}
-
-
-@dataclass(frozen=True)
-class FractalJob:
-    """The seed's Mandelbrot at ``height`` x ``width`` with ``maxiter`` iterations."""
-
-    height: int = fractal.DEFAULT_HEIGHT
-    width: int = fractal.DEFAULT_WIDTH
-    maxiter: int = fractal.DEFAULT_MAXITER
-    kernel: str = "numpy"
-    band_rows: int | None = None
-
-    workload = "fractal"
-    default_schedule = "cyclic"  # rows near the set cost more: deal them out
-    # Per-rank parts are rows of pixels: gathered as buffers (Gatherv), not pickles.
-    part_is_buffer = True
-
-    def __post_init__(self) -> None:
-        _positive("height", self.height)
-        _positive("width", self.width)
-        _positive("maxiter", self.maxiter)
-        if self.band_rows is not None:
-            _positive("band rows", self.band_rows)
-        _kernel_name(self.kernel)
-
-    def preload(self) -> None:
-        """Import NumPy (kernel, merge and combine all use it) before the clock starts."""
-        import numpy  # noqa: F401
-
-    def answer_nbytes(self) -> int:
-        """Bytes of the int32 answer (and of its .npy file, but for a short header)."""
-        return self.height * self.width * 4
-
-    def check(self) -> None:
-        """Fail before computing if rank 0 cannot hold the answer: its int32 pixels, and the
-        rows of the other ranks or workers as they arrive."""
-        needed = self.answer_nbytes() + self.height * self.width * self.wire_dtype.itemsize
-        available = available_memory()
-        if available is not None and needed > available:
-            from mpi_lab.output import gigabytes
-
-            raise ConfigError(
-                f"fractal {self.height}x{self.width} needs {gigabytes(needed)} of memory on"
-                f" rank 0 (the int32 pixels, and the rows as they arrive); this machine has"
-                f" {gigabytes(available)} available"
-            )
-
-    def plan(self) -> list[fractal.RowBand]:
-        arith = ""
-        if self.kernel == "python":
-            try:
-                arith = fractal.numpy_arith()
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from exc
-        return fractal.plan_bands(
-            self.height, self.width, self.maxiter, band_rows=self.band_rows, arith=arith
+    def check_reachable(self, backend: str, in_process: bool) -> None:
+        """Refuse a kernel from ``__main__`` for workers in other processes or interpreters:
+        they cannot import it (pickling it would fail, or the pool would wait for ever)."""
+        if in_process or not self.in_main():
+            return
+        raise ConfigError(
+            f"backend {backend!r}: the kernel of {self.name} is defined in __main__ (a script"
+            " or notebook), which worker processes and subinterpreters cannot import; move"
+            " plan, kernel and combine into a module (mywork.py) and pass 'mywork', or use an"
+            " in-process backend (serial, threads, thread-pool, asyncio)"
         )
 
-    @property
-    def kernel_fn(self) -> Callable[[Any], Any]:
-        return fractal.KERNELS[self.kernel]
 
-    def sink(self, items: Sequence[fractal.RowBand], *, whole: bool = False) -> fractal.BandSink:
-        """A buffer for the share's rows that in-process workers fill directly; ``whole``: the
-        whole fractal, with the share's bands at their rows."""
-        return fractal.BandSink(items, self.kernel, (self.height, self.width) if whole else None)
-
-    @property
-    def wire_dtype(self) -> Any:
-        """The NumPy type of the pixels a rank sends (see ``fractal.wire_dtype``)."""
-        return fractal.wire_dtype(self.maxiter)
-
-    def elements(self, part: Any) -> int:
-        """Pixels a rank's part sends with ``Gatherv``: none if it stays on rank 0 (in
-        place, or the bands' own arrays)."""
-        return 0 if isinstance(part, fractal.Placed | list) else int(part.size)
-
-    def merge(
-        self, items: Sequence[fractal.RowBand], partials: Sequence[Any], *,
-        whole: bool = False, sink: fractal.BandSink | None = None,
-    ) -> Any:
-        """The rank's rows as one ``wire_dtype`` buffer (for Gatherv), or, when the part stays
-        here as the ``whole`` answer, the bands' own arrays: stacking them would copy the rows
-        only to copy them again."""
-        if sink is not None:
-            return sink.part()  # already stacked, or in place
-        return list(partials) if whole else fractal.stack_bands(items, partials)
-
-    def combine(
-        self, shares: Sequence[Sequence[fractal.RowBand]], parts: Sequence[Any]
-    ) -> FractalAnswer:
-        pixels = fractal.place_bands(self.height, self.width, shares, parts)
-        return FractalAnswer(pixels)
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "workload": self.workload,
-            "height": self.height,
-            "width": self.width,
-            "maxiter": self.maxiter,
-            "kernel": self.kernel,
-        }
-
-
-@dataclass(frozen=True)
-class FractalAnswer:
-    pixels: Any = field(repr=False)  # int32 (height, width) NumPy array
-
-    def fields(self) -> dict[str, Any]:
-        import hashlib
-
-        return {
-            "checksum": int(self.pixels.sum(dtype="int64")),
-            "sha256": hashlib.sha256(self.pixels.tobytes(order="C")).hexdigest(),
-        }
-
-
-Job = PiJob | FractalJob
+def _module_of(kernel: Callable[[Any], Any]) -> str:
+    return str(getattr(kernel, "__module__", None) or type(kernel).__module__)

@@ -1,84 +1,21 @@
-"""Runs a job on one process: plan, map its items through a backend, combine."""
+"""Runs a job's items on one process through a backend: a rank's share, or a run without MPI."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from mpi_lab import backends, faults, progress
-from mpi_lab.backends._base import Kernel
-from mpi_lab.errors import KernelFailed, WorkerError
-from mpi_lab.guarded import Guarded
+from mpi_lab.errors import KernelFailed, RemoteTraceback, WorkerError
+from mpi_lab.guarded import Guarded, import_paths
 from mpi_lab.jobs import Job
+from mpi_lab.report import RankReport, Report
+from mpi_lab.results import Results, typed
+from mpi_lab.results import results as typed_results
 
-
-@dataclass(frozen=True)
-class RankReport:
-    """What one rank did: its host, its workers, how many items, and how long its share took."""
-
-    rank: int
-    host: str
-    workers: int
-    items: int
-    seconds: float
-
-    @classmethod
-    def since(cls, started: float, *, rank: int, workers: int, items: int) -> RankReport:
-        """This host's report of a share begun at ``started`` (``time.perf_counter``)."""
-        return cls(rank, os.uname().nodename, workers, items, time.perf_counter() - started)
-
-
-@dataclass
-class Report:
-    """The outcome of a run, ready to print as text or JSON."""
-
-    job: Job
-    answer: Any
-    backend: str
-    workers: int
-    ranks: int
-    schedule: str | None  # how rank 0 split the items; None without MPI
-    seconds: float
-    per_rank: list[RankReport]
-    backend_why: str = ""
-    output: str | None = None
-
-    @classmethod
-    def finished(
-        cls, job: Job, answer: Any, choice: backends.Choice, *, schedule: str | None,
-        started: float, per_rank: list[RankReport],
-    ) -> Report:
-        """The report of a run that began at ``started`` (``time.perf_counter``) and ends now;
-        its workers are rank 0's (each rank's are in ``per_rank``)."""
-        return cls(
-            job=job,
-            answer=answer,
-            backend=choice.name,
-            backend_why=choice.why,
-            workers=per_rank[0].workers,
-            ranks=len(per_rank),
-            schedule=schedule,
-            seconds=time.perf_counter() - started,
-            per_rank=per_rank,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        fields = {
-            **self.job.describe(),
-            **self.answer.fields(),
-            "backend": self.backend,
-            "workers": self.workers,
-            "ranks": self.ranks,
-            "schedule": self.schedule,
-            "seconds": round(self.seconds, 6),
-        }
-        if self.job.workload == "fractal":
-            fields["output"] = self.output
-        fields["per_rank"] = [asdict(rank) for rank in self.per_rank]
-        return fields
+Chunk = tuple[range, Sequence[Any]]  # plan indices, and the items at them
 
 
 def local_cores() -> int:
@@ -89,17 +26,53 @@ def local_cores() -> int:
         return os.cpu_count() or 1
 
 
-def map_items(pool: Any, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
+class Numbered(Sequence[tuple[int, Any]]):
+    """``(index, item)`` for the items of a chunk, made as they are taken: a kernel's failure
+    can then name the item's place in the plan."""
+
+    def __init__(self, indices: range, items: Sequence[Any]) -> None:
+        self.indices = indices
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, at: Any) -> Any:
+        if isinstance(at, slice):
+            return [self[k] for k in range(*at.indices(len(self)))]
+        return self.indices[at], self.items[at]
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        return zip(self.indices, self.items, strict=True)
+
+
+def resolve(job: Job, backend: str, workers: int, start_method: str | None) -> backends.Choice:
+    """The backend for ``job``: what its kernels need (NumPy, or living in ``__main__``)."""
+    choice = backends.resolve(backend, job.uses_numpy(), workers, start_method,
+                              in_main=job.in_main(), workload=job.name)
+    job.check_reachable(choice.name, backends.backend_class(choice.name).in_process)
+    return choice
+
+
+def map_items(pool: Any, kernel: Guarded, tasks: Numbered, job: Job,
+              into: memoryview | None = None) -> list[Any]:
     """``pool.map`` with worker failures turned into ``WorkerError`` naming item and cause;
-    the results are counted on this process's progress meter."""
-    if not items:
+    the results are counted on this process's progress meter, and typed if the workload
+    declares their layout. ``into``: a buffer for the results, back to back, which the
+    kernel writes into (in-process workers)."""
+    if not tasks:
         return []
     meter = progress.current()
-    meter.plan(len(items))
+    meter.plan(len(tasks))
+    layout = job.layout
+    if into is not None:
+        kernel = Guarded(kernel.kernel, kernel.paths, slots(layout, tasks, into))
     try:
-        return pool.map(kernel, items, meter.advance)
+        values = pool.map(kernel, tasks, meter.advance,
+                          layout=None if layout is None else lambda task: layout(task[1]))
     except KernelFailed as exc:
-        raise WorkerError(f"worker failed on {exc}") from exc
+        raise WorkerError(f"worker failed on {exc}", exc.remote_traceback) \
+            from RemoteTraceback(exc.remote_traceback)
     except Exception as exc:
         # Imported here: concurrent.futures costs start-up time that serial runs do not need.
         from concurrent.futures import BrokenExecutor
@@ -107,59 +80,100 @@ def map_items(pool: Any, kernel: Kernel, items: Sequence[Any]) -> list[Any]:
         if isinstance(exc, BrokenExecutor):  # e.g. BrokenProcessPool: a worker process died
             raise WorkerError(f"a worker process died: {exc}") from exc
         raise
+    if layout is None or kernel.slots is not None:
+        return values
+    try:
+        return [typed(value, layout(item)) for value, item in zip(values, tasks.items)]
+    except (TypeError, ValueError) as exc:
+        raise WorkerError(f"{job.name}: a result does not fit its result_layout: {exc}") \
+            from exc
 
 
-def rank_kernel(job: Job, rank: int = 0, kernel: Kernel | None = None) -> Kernel:
-    """The job's kernel (or ``kernel``) as this rank runs it: guarded, and faulty if a test
-    asked for that."""
-    return Guarded(faults.inject(kernel or job.kernel_fn, rank))
+def result_bytes(layout: Any, items: Iterable[Any]) -> int:
+    """Bytes of the results of ``items``, as their layouts say."""
+    from array import array
+
+    return sum(count * array(typecode).itemsize for typecode, count in map(layout, items))
 
 
-def run_share(
-    job: Job,
-    items: Sequence[Any],
-    backend: str,
-    workers: int,
-    *,
-    start_method: str | None = None,
-    rank: int = 0,
-    whole: bool = False,
-) -> tuple[Any, RankReport]:
-    """Map the kernel over this rank's items with its backend; merge into the rank's part.
+def buffer(nbytes: int, numpy: bool) -> memoryview:
+    """Fresh memory for results. With NumPy loaded, its ``empty``: uninitialised, the kernel
+    writing it is what maps its pages (in huge pages where the system allows). A
+    ``bytearray`` (for pure Python) is cleared first, an extra pass over it."""
+    if numpy:
+        import numpy as np
 
-    ``whole``: the part stays in this process and becomes the answer (a run without MPI, or
-    rank 0), so results go in place into the whole answer where the workers can, and are
-    never stacked; otherwise the part is one buffer, to send to rank 0.
+        return memoryview(np.empty(nbytes, dtype=np.uint8))
+    return memoryview(bytearray(nbytes))
+
+
+def slots(layout: Any, tasks: Numbered, into: memoryview) -> dict[int, memoryview]:
+    """Each item's slot in ``into``, one after another in the order of ``tasks``."""
+    from array import array
+
+    views, at = {}, 0
+    for index, item in tasks:
+        typecode, count = layout(item)
+        size = count * array(typecode).itemsize
+        views[index] = into[at : at + size].cast(typecode)
+        at += size
+    return views
+
+
+def rank_kernel(job: Job, rank: int = 0) -> Guarded:
+    """The job's kernel as this rank runs it: guarded, reachable from every worker, and
+    faulty if a test asked for that."""
+    return Guarded(faults.inject(job.kernel, rank), import_paths(job.kernel))
+
+
+def run_share(job: Job, chunks: Iterable[Chunk], backend: str, workers: int, *,
+              start_method: str | None = None, rank: int = 0,
+              ) -> tuple[list[range], Results, RankReport]:
+    """Map the kernel over every chunk this rank is given (its static share, or dynamic
+    chunks as they come); its ranges and results, in the order it ran them, and its report.
+
+    Where the kernel can write in place and the workers share this process, each chunk's
+    results go back to back into one buffer: a single chunk's buffer is then ``whole``.
     """
     started = time.perf_counter()
+    ranges: list[range] = []
+    values: list[Any] = []
+    written: list[memoryview] = []
     with backends.create(backend, workers, start_method=start_method) as pool:
-        # Workers in this process can write results straight into the rank's buffer.
-        sink = job.sink(items, whole=whole) if pool.in_process else None
-        partials = map_items(pool, rank_kernel(job, rank, sink), items)
-    part = job.merge(items, partials, whole=whole, sink=sink)
+        kernel = rank_kernel(job, rank)
+        in_place = pool.in_process and job.writes_in_place
+        numpy = job.uses_numpy()
+        for indices, items in chunks:
+            into = buffer(result_bytes(job.layout, items), numpy) if in_place else None
+            values.extend(map_items(pool, kernel, Numbered(indices, items), job, into))
+            ranges.append(indices)
+            if into is not None:
+                written.append(into)
+    code = typecode(job, values)
+    whole = written[0].cast(code) if len(written) == 1 and code else None
     # The workers the backend really runs (serial has one, whatever was asked).
-    return part, RankReport.since(started, rank=rank, workers=pool.workers, items=len(items))
+    report = RankReport.since(started, rank=rank, workers=pool.workers, items=len(values))
+    return ranges, typed_results(values, code, whole), report
 
 
-def run_local(
-    job: Job,
-    backend: str = "auto",
-    workers: int | None = None,
-    *,
-    start_method: str | None = None,
-) -> Report:
+def typecode(job: Job, results: Sequence[Any]) -> str | None:
+    """The typecode of laid-out results (that of the first), for ``Results.flat``."""
+    if job.layout is None or not results:
+        return None
+    return str(results[0].format)
+
+
+def run_local(job: Job, backend: str = "auto", workers: int | None = None, *,
+              start_method: str | None = None) -> Report:
     """Run ``job`` in this process with one backend; ``workers=None`` means one per core."""
     count = local_cores() if workers is None else workers
-    choice = backends.resolve(backend, job.kernel, count, start_method)
-    job.check()
+    choice = resolve(job, backend, count, start_method)
     job.preload()
     progress.start()
     started = time.perf_counter()
-    items = job.plan()
-    part, rank = run_share(
-        job, items, choice.name, count, start_method=start_method, whole=True
-    )
-    answer = job.combine([items], [part])
-    return Report.finished(
-        job, answer, choice, schedule=None, started=started, per_rank=[rank]
-    )
+    plan = job.plan()
+    _, results, rank = run_share(job, [(range(len(plan)), plan)], choice.name, count,
+                                 start_method=start_method)
+    answer = job.combine(results)
+    return Report.finished(job, answer, choice, schedule=None, started=started,
+                           per_rank=[rank])

@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from mpi_lab.runner import Report
+from mpi_lab.report import Report
 
 
 def report_lines(report: Report) -> list[str]:
-    fields = report.to_dict()
-    if fields["workload"] == "pi":
-        lines = [
-            f"pi ~ {fields['estimate']:.7f}  ({fields['hits']} hits of {fields['trials']} trials;"
-            f" seed {fields['seed']}, kernel {fields['kernel']}, block size {fields['block_size']})"
-        ]
-    else:
-        lines = [
-            f"fractal {fields['height']}x{fields['width']}, {fields['maxiter']} iterations:"
-            f" sum {fields['checksum']}, sha256 {fields['sha256'][:16]}…"
-            f" (kernel {fields['kernel']})"
-        ]
+    """The answer (the workload's ``show``), the model used, each rank, and the time."""
+    lines = [report.text()]
     why = f" (auto: {report.backend_why})" if report.backend_why else ""
     ranks = f", {report.ranks} ranks, {report.schedule} schedule" if report.ranks > 1 else ""
     lines.append(f"backend {report.backend}{why}, {report.workers} workers{ranks}")
     if report.ranks > 1:
-        lines.extend(rank_table(fields["per_rank"]))
-    if report.output:
-        lines.append(f"saved {report.output}")
+        lines.extend(rank_table([asdict(rank) for rank in report.per_rank]))
+    if output := report.extra.get("output"):
+        lines.append(f"saved {output}")
     lines.append(f"Took {report.seconds:.3}s to run")
     return lines
 

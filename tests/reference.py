@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
+
+from mpi_lab.jobs import Job
 
 
 def seed_fractal(height: int, width: int, maxiter: int) -> np.ndarray:
@@ -33,3 +36,13 @@ def pi_hits_python(trials: int, block_size: int, seed: int) -> int:
             if x * x + y * y <= 1:
                 hits += 1
     return hits
+
+
+def pi_job(**params: Any) -> Job:
+    """The built-in π workload with these parameters."""
+    return Job.of("pi", params)
+
+
+def fractal_job(**params: Any) -> Job:
+    """The built-in fractal workload with these parameters."""
+    return Job.of("fractal", params)

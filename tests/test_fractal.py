@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from reference import seed_fractal
+from reference import fractal_job, seed_fractal
 
 from mpi_lab import backends
-from mpi_lab.jobs import FractalJob
 from mpi_lab.runner import run_local
 from mpi_lab.workloads import complex_arith, fractal
 
@@ -26,7 +25,7 @@ def test_grid_equals_seed_ogrid():
 
 @pytest.mark.parametrize(("height", "width", "maxiter"), SIZES)
 def test_numpy_kernel_matches_seed(numpy_backend_name: str, height: int, width: int, maxiter: int):
-    job = FractalJob(height=height, width=width, maxiter=maxiter, kernel="numpy", band_rows=3)
+    job = fractal_job(height=height, width=width, maxiter=maxiter, kernel="numpy", band_rows=3)
     report = run_local(job, numpy_backend_name, 2)
     expected = seed_fractal(height, width, maxiter)
     assert report.answer.pixels.dtype == np.int32
@@ -36,20 +35,20 @@ def test_numpy_kernel_matches_seed(numpy_backend_name: str, height: int, width: 
 
 @pytest.mark.parametrize(("height", "width", "maxiter"), SIZES)
 def test_python_kernel_matches_seed(backend_name: str, height: int, width: int, maxiter: int):
-    job = FractalJob(height=height, width=width, maxiter=maxiter, kernel="python", band_rows=40)
+    job = fractal_job(height=height, width=width, maxiter=maxiter, kernel="python", band_rows=40)
     report = run_local(job, backend_name, 2)
     assert np.array_equal(report.answer.pixels, seed_fractal(height, width, maxiter))
 
 
 def test_height_smaller_than_workers(backend_name: str):
     kernel = "numpy" if backends.backend_class(backend_name).runs_numpy else "python"
-    job = FractalJob(height=2, width=9, maxiter=30, kernel=kernel, band_rows=1)
+    job = fractal_job(height=2, width=9, maxiter=30, kernel=kernel, band_rows=1)
     report = run_local(job, backend_name, 7)
     assert np.array_equal(report.answer.pixels, seed_fractal(2, 9, 30))
 
 
 def test_json_fields_describe_the_array():
-    report = run_local(FractalJob(height=31, width=17, maxiter=20), "serial", 1)
+    report = run_local(fractal_job(height=31, width=17, maxiter=20), "serial", 1)
     fields = report.to_dict()
     assert fields["checksum"] == int(seed_fractal(31, 17, 20).sum())
     import hashlib
@@ -84,7 +83,7 @@ def test_exact_fma_fallback_rounds_once():
 def test_default_size_sum_and_array():
     expected = seed_fractal(4000, 3000, 20)
     assert int(expected.sum()) == 128_933_124
-    report = run_local(FractalJob(), "thread-pool", 2)
+    report = run_local(fractal_job(), "thread-pool", 2)
     assert np.array_equal(report.answer.pixels, expected)
     assert report.to_dict()["checksum"] == 128_933_124
 
@@ -99,15 +98,20 @@ def test_numpy_kernel_writes_into_out():
 
 @pytest.mark.parametrize("maxiter", [30, 300])
 @pytest.mark.parametrize("kernel", ["numpy", "python"])
-def test_encoded_band_fills_its_slot_and_decodes_to_the_pixels(kernel: str, maxiter: int):
-    band = fractal.plan_bands(37, 23, maxiter, band_rows=6)[3]
-    result = fractal.KERNELS[kernel](band)
-    encoded = band.encode(result)
-    assert encoded.nbytes == band.result_nbytes == band.rows * band.width * (
-        1 if maxiter < 256 else 2)
-    decoded = fractal.band_pixels(band, band.decode(encoded))
-    assert decoded.dtype == fractal.wire_dtype(maxiter)
-    assert np.array_equal(decoded, seed_fractal(37, 23, maxiter)[band.start : band.stop])
+def test_a_band_fills_the_slot_its_layout_gives(kernel: str, maxiter: int):
+    """What in-process workers do: the kernel writes into the typed slot of its layout."""
+    from mpi_lab.results import typed
+
+    band = fractal.plan_bands(37, 23, maxiter, band_rows=6, kernel=kernel)[3]
+    typecode, count = fractal.result_layout(band)
+    assert count == band.rows * band.width
+    slot = memoryview(bytearray(count * np.dtype(typecode).itemsize)).cast(typecode)
+    assert fractal.kernel(band, out=slot) is None
+    expected = seed_fractal(37, 23, maxiter)[band.start : band.stop]
+    assert np.array_equal(np.asarray(slot).reshape(band.rows, band.width), expected)
+    # What other workers return, typed as the layout says, holds the same pixels.
+    returned = typed(fractal.kernel(band), (typecode, count))
+    assert np.array_equal(np.asarray(returned).reshape(band.rows, band.width), expected)
 
 
 def test_numpy_kernel_returns_the_wire_type():
@@ -126,27 +130,12 @@ def test_wire_dtype_is_the_narrowest_that_holds_maxiter(maxiter: int, dtype: typ
 # 300 iterations: points inside the set have pixel 300, which a one-byte wire would wrap.
 @pytest.mark.parametrize("maxiter", [30, 300])
 @pytest.mark.parametrize("kernel", ["numpy", "python"])
-def test_band_sink_stacks_a_share_or_places_it_in_the_whole(kernel: str, maxiter: int):
+def test_combine_puts_bands_in_row_order_whatever_their_type(kernel: str, maxiter: int):
+    from mpi_lab.results import results, typed
+
     height, width = 37, 23
-    bands = fractal.plan_bands(height, width, maxiter, band_rows=4)
-    share, rest = bands[1::2], bands[0::2]  # a cyclic share: not contiguous rows
-    expected = seed_fractal(height, width, maxiter)
-
-    stacked = fractal.BandSink(share, kernel)
-    for band in reversed(share):  # workers finish in any order
-        stacked(band)
-    assert stacked.part().dtype == fractal.wire_dtype(maxiter)  # what the rank sends
-    assert np.array_equal(stacked.part(), np.concatenate([expected[b.start : b.stop]
-                                                          for b in share]))
-
-    whole = fractal.BandSink(share, kernel, (height, width))
-    for band in share:
-        whole(band)
-    placed = whole.part()
-    assert isinstance(placed, fractal.Placed)
-    rest_rows = fractal.stack_bands(rest, [fractal.numpy_kernel(b) for b in rest])
-    assert rest_rows.dtype == fractal.wire_dtype(maxiter)
-    result = fractal.place_bands(height, width, [share, rest], [placed, rest_rows])
-    assert result is placed.pixels  # the other share was copied in, nothing else allocated
-    assert result.dtype == np.int32
-    assert np.array_equal(result, expected)
+    bands = fractal.plan_bands(height, width, maxiter, band_rows=4, kernel=kernel)
+    views = [typed(fractal.kernel(band), fractal.result_layout(band)) for band in bands]
+    answer = fractal.combine(results(views, views[0].format), height=height, width=width)
+    assert answer.pixels.dtype == np.int32
+    assert np.array_equal(answer.pixels, seed_fractal(height, width, maxiter))

@@ -3,6 +3,7 @@ and a single `--mpi` process that leaves nothing in /dev/shm."""
 
 from __future__ import annotations
 
+import functools
 import pickle
 import subprocess
 import sys
@@ -12,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from procs import shm_segments
+from reference import pi_job
 
 from mpi_lab import backends
-from mpi_lab.jobs import PiJob
 from mpi_lab.lazyplan import LazyPlan
 from mpi_lab.mpi import schedules
-from mpi_lab.runner import rank_kernel
+from mpi_lab.runner import Numbered, rank_kernel
 from mpi_lab.workloads import pi
 
 HUGE = 10**14  # trials: a plan of 10^9 blocks of 100 000
@@ -26,21 +27,24 @@ HUGE = 10**14  # trials: a plan of 10^9 blocks of 100 000
 def test_a_plan_of_a_billion_blocks_is_made_as_it_is_read():
     blocks = pi.plan_blocks(HUGE + 7, 100_000, 3)
     assert len(blocks) == 10**9 + 1
-    assert blocks[-1] == pi.PiBlock(10**9, 7, 3)
-    assert blocks[12] == pi.PiBlock(12, 100_000, 3)
+    assert blocks[-1] == pi.PiBlock(10**9, 7, 3, "python")
+    assert blocks[12] == pi.PiBlock(12, 100_000, 3, "python")
     assert len(pickle.dumps(blocks)) < 500  # a share travels as its recipe, not its items
 
 
 def test_small_plans_equal_their_list():
     blocks = pi.plan_blocks(1_000_001, 100_000, 3)
-    assert list(blocks) == [pi.PiBlock(k, 100_000, 3) for k in range(10)] + [pi.PiBlock(10, 1, 3)]
-    assert blocks[3:5] == [pi.PiBlock(3, 100_000, 3), pi.PiBlock(4, 100_000, 3)]
+    block = functools.partial(pi.PiBlock, seed=3, kernel="python")
+    assert list(blocks) == [block(k, 100_000) for k in range(10)] + [block(10, 1)]
+    assert blocks[3:5] == [block(3, 100_000), block(4, 100_000)]
     assert blocks[::4] == list(blocks)[::4]
 
 
 @pytest.mark.parametrize("schedule", ["block", "cyclic"])
 def test_static_shares_of_a_huge_plan_stay_lazy(schedule: str):
-    shares = schedules.split(pi.plan_blocks(HUGE, 100_000, 0), 7, schedule)
+    plan = pi.plan_blocks(HUGE, 100_000, 0)
+    shares = [schedules.take(plan, indices)
+              for indices in schedules.split(len(plan), 7, schedule)]
     assert sum(len(share) for share in shares) == 10**9
     assert all(isinstance(share, LazyPlan) for share in shares)
     if schedule == "cyclic":  # rank r takes blocks r, r + 7, r + 14, ...
@@ -53,7 +57,8 @@ def test_static_shares_of_a_huge_plan_stay_lazy(schedule: str):
 
 
 def test_dynamic_chunks_of_a_huge_plan_are_made_one_at_a_time():
-    chunks = schedules.chunks(pi.plan_blocks(HUGE, 100_000, 0), 10**8)
+    plan = pi.plan_blocks(HUGE, 100_000, 0)
+    chunks = (schedules.take(plan, indices) for indices in schedules.chunks(len(plan), 10**8))
     first, second = next(chunks), next(chunks)
     assert (first[0].index, second[0].index, len(second)) == (0, 10**8, 10**8)
 
@@ -66,7 +71,7 @@ class CountingPlan(LazyPlan):
     def __init__(self, count: int) -> None:
         def make(index: int) -> pi.PiBlock:
             CountingPlan.made += 1
-            return pi.PiBlock(index, 1_000, 0)
+            return index, pi.PiBlock(index, 1_000, 0, "python")
 
         super().__init__(make, range(count))
 
@@ -78,7 +83,7 @@ def test_backends_take_items_only_as_results_come_back(name: str, monkeypatch):
     CountingPlan.made = 0
     started = time.monotonic()
     with backends.create(name, 2) as pool, pytest.raises(Exception, match="injected fault"):
-        pool.map(rank_kernel(PiJob(trials=HUGE, block_size=1_000)), CountingPlan(10**9))
+        pool.map(rank_kernel(pi_job(trials=HUGE, block_size=1_000)), CountingPlan(10**9))
     # Its look-ahead, the items its workers hold, and a few made while the failure spreads:
     # of the order of the look-ahead, against 10^9.
     assert CountingPlan.made <= 2 * pool.ahead
@@ -88,9 +93,10 @@ def test_backends_take_items_only_as_results_come_back(name: str, monkeypatch):
 @pytest.mark.parametrize("name", [n for n in backends.NAMES if backends.availability(n).available])
 def test_backends_count_each_result(name: str):
     counted: list[int] = []
-    job = PiJob(trials=20_000, block_size=1_000)
+    job = pi_job(trials=20_000, block_size=1_000)
     with backends.create(name, 2) as pool:
-        hits = pool.map(rank_kernel(job), job.plan(), counted.append)
+        plan = job.plan()
+        hits = pool.map(rank_kernel(job), Numbered(range(len(plan)), plan), counted.append)
     assert sum(counted) == len(hits) == 20
 
 

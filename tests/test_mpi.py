@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from reference import seed_fractal
+from reference import fractal_job, pi_job, seed_fractal
 
 from mpi_lab import backends
-from mpi_lab.jobs import FractalJob, PiJob
 from mpi_lab.mpi import coordinator
 from mpi_lab.runner import run_local
 
@@ -41,7 +40,7 @@ def shared(comm, value):
 @pytest.mark.parametrize("backend", RANK_BACKENDS)
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_pi_hits_equal_local_run(comm, schedule: str, backend: str):
-    job = PiJob(trials=23_457, block_size=1_000, seed=11)
+    job = pi_job(trials=23_457, block_size=1_000, seed=11)
     report = coordinator.run(job, backend, 2, schedule=schedule, comm=comm)
     hits = shared(comm, report.answer.hits if report else None)
     assert hits == run_local(job, "serial", 1).answer.hits
@@ -56,7 +55,7 @@ def test_pi_hits_equal_local_run(comm, schedule: str, backend: str):
                           (33, 29, 300, 4)])  # pixels up to 300: a two-byte wire type
 def test_fractal_equals_seed(comm, schedule: str, height: int, width: int, maxiter: int,
                              band_rows: int | None):
-    job = FractalJob(height=height, width=width, maxiter=maxiter, band_rows=band_rows)
+    job = fractal_job(height=height, width=width, maxiter=maxiter, band_rows=band_rows)
     report = coordinator.run(job, "thread-pool", 1, schedule=schedule, comm=comm)
     equal = shared(comm, bool(report and np.array_equal(report.answer.pixels,
                                                         seed_fractal(height, width, maxiter))))
@@ -67,7 +66,7 @@ def test_fractal_equals_seed(comm, schedule: str, height: int, width: int, maxit
 def test_fractal_with_worker_processes_equals_seed(comm, schedule: str):
     # Workers in other processes cannot write into rank 0's result: their rows are stacked
     # and placed, unlike the thread pool's, which rank 0 computes in place.
-    job = FractalJob(height=57, width=31, maxiter=300, band_rows=3)
+    job = fractal_job(height=57, width=31, maxiter=300, band_rows=3)
     report = coordinator.run(job, "process-pool", 1, schedule=schedule, comm=comm)
     assert shared(comm, bool(report and np.array_equal(report.answer.pixels,
                                                        seed_fractal(57, 31, 300))))
@@ -76,14 +75,14 @@ def test_fractal_with_worker_processes_equals_seed(comm, schedule: str):
 def test_python_kernel_in_interpreter_pool_per_rank(comm):
     if "interpreter-pool" not in RANK_BACKENDS:
         pytest.skip(backends.availability("interpreter-pool").reason)
-    job = FractalJob(height=21, width=13, maxiter=30, kernel="python", band_rows=2)
+    job = fractal_job(height=21, width=13, maxiter=30, kernel="python", band_rows=2)
     report = coordinator.run(job, "interpreter-pool", 2, schedule="cyclic", comm=comm)
     assert shared(comm, bool(report and np.array_equal(report.answer.pixels,
                                                        seed_fractal(21, 13, 30))))
 
 
 def test_only_rank_0_gets_the_report(comm):
-    report = coordinator.run(PiJob(trials=5_000, block_size=1_000), "serial", 1, comm=comm)
+    report = coordinator.run(pi_job(trials=5_000, block_size=1_000), "serial", 1, comm=comm)
     ranks_with_report = comm.allgather(report is not None)
     assert ranks_with_report == [True] + [False] * (comm.Get_size() - 1)
 
@@ -101,5 +100,5 @@ def test_auto_workers_share_the_node_cores(comm):
 def test_worker_failure_is_agreed_by_every_rank(comm, monkeypatch):
     monkeypatch.setenv("MPI_LAB_FAULT", "raise@1")
     with pytest.raises(coordinator.RankFailed, match=r"rank 1 on host .*InjectedFault") as info:
-        coordinator.run(PiJob(trials=20_000, block_size=1_000), "thread-pool", 1, comm=comm)
+        coordinator.run(pi_job(trials=20_000, block_size=1_000), "thread-pool", 1, comm=comm)
     assert info.value.exit_code == 1

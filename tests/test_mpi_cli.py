@@ -71,7 +71,7 @@ def test_text_report_shows_each_rank_and_imbalance():
 def test_bad_input_every_rank_exits_2_message_once():
     done, seconds = mpirun(3, "pi", "--trials", "0")
     assert done.returncode == 2
-    assert done.stderr.count("Error: trials must be greater than 0") == 1
+    assert done.stderr.count("Error: pi: trials must be greater than 0") == 1
     assert seconds < FAILURE_BOUND
 
 

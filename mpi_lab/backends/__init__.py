@@ -39,6 +39,7 @@ _REGISTRY = {
 NAMES = tuple(_REGISTRY)
 CHOICES = ("auto", *NAMES)
 PROCESS_BACKENDS = ("process-pool", "shared-memory")
+START_METHODS = ("spawn", "fork", "forkserver")  # for the process backends
 
 
 def backend_class(name: str) -> type[Backend]:
@@ -66,11 +67,14 @@ class Choice(NamedTuple):
     why: str = ""
 
 
-def resolve(name: str, kernel: str, workers: int | None = None,
-            start_method: str | None = None) -> Choice:
-    """Turn ``auto`` into the best backend here for ``kernel`` and ``workers``; check any other
-    choice, and that a ``start_method`` has processes to start."""
-    choice = _resolve(name, kernel, workers)
+def resolve(name: str, numpy: bool, workers: int | None = None,
+            start_method: str | None = None, *, in_main: bool = False,
+            workload: str = "this workload") -> Choice:
+    """Turn ``auto`` into the best backend here for the kernels (``numpy``: they import NumPy;
+    ``in_main``: they live in ``__main__``, out of reach of other processes and interpreters)
+    and ``workers``; check any other choice, and that a ``start_method`` has processes to
+    start."""
+    choice = _resolve(name, numpy, workers, in_main, workload)
     if start_method is not None and choice.name not in PROCESS_BACKENDS:
         chosen = f"{choice.name} (chosen by auto)" if name == "auto" else repr(choice.name)
         raise ConfigError(
@@ -80,24 +84,27 @@ def resolve(name: str, kernel: str, workers: int | None = None,
     return choice
 
 
-def _resolve(name: str, kernel: str, workers: int | None) -> Choice:
+def _resolve(name: str, numpy: bool, workers: int | None, in_main: bool,
+             workload: str) -> Choice:
     if name != "auto":
         cls = backend_class(name)
         status = cls.availability()
         if not status.available:
             raise BackendUnavailable(f"backend {name!r} is not available here: {status.reason}")
-        if kernel == "numpy" and not cls.runs_numpy:
+        if numpy and not cls.runs_numpy:
             raise ConfigError(
-                f"backend {name!r} runs subinterpreters, which cannot import NumPy;"
-                " use --kernel python"
+                f"backend {name!r} runs subinterpreters, which cannot import NumPy, and the"
+                f" kernels of {workload} need it (the built-in workloads: use --kernel python)"
             )
         return Choice(name)
     if workers == 1:
         return Choice("serial", "one worker: a pool would only add start-up")
     if not gil_enabled():
         return Choice("thread-pool", "free-threaded build: threads run Python in parallel")
-    if kernel == "numpy":
+    if numpy:
         return Choice("thread-pool", "NumPy releases the GIL in its loops")
+    if in_main:
+        return Choice("thread-pool", "the kernel is in __main__: only threads can call it")
     if availability("interpreter-pool").available:
         return Choice("interpreter-pool", "pure Python: subinterpreters each have their own GIL")
     return Choice("process-pool", "pure Python under the GIL: separate processes")

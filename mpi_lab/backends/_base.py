@@ -10,6 +10,8 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 Kernel = Callable[[Any], Any]
+# Item -> (array typecode, count) of its result, when the workload declares it.
+Layout = Callable[[Any], tuple[str, int]]
 # Called with a count of items whose results are in, from any thread (progress, deadlines).
 Done = Callable[[int], None]
 # Items a backend takes ahead of the results it has collected: enough to keep every worker
@@ -91,7 +93,9 @@ class Backend(ABC):
         return max(AHEAD_AT_LEAST, AHEAD_PER_WORKER * self.workers)
 
     @abstractmethod
-    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
+            layout: Layout | None = None) -> list[Any]:
         """Apply ``kernel`` to every item, in order, taking ``items`` as it goes (never more
         than ``ahead`` unfinished); call ``done`` as results come in; raise the first failure.
+        ``layout``, where given, says each result's type and size (shared memory uses it).
         """

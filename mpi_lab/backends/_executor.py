@@ -9,7 +9,7 @@ from concurrent.futures import Executor, Future
 from itertools import islice
 from typing import Any
 
-from mpi_lab.backends._base import Backend, Done, Kernel, no_progress
+from mpi_lab.backends._base import Backend, Done, Kernel, Layout, no_progress
 
 
 def stream(start: Callable[[Any], Future[Any]], items: Iterable[Any], ahead: int,
@@ -63,5 +63,6 @@ class ExecutorBackend(Backend):
             raise RuntimeError(f"{self.name} backend used outside its 'with' block")
         return self._executor.submit(fn, *args)
 
-    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
+            layout: Layout | None = None) -> list[Any]:
         return stream(lambda item: self.submit(kernel, item), items, self.ahead, done)

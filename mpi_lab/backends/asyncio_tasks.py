@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from mpi_lab.backends._base import Backend, Done, Kernel, no_progress
+from mpi_lab.backends._base import Backend, Done, Kernel, Layout, no_progress
 from mpi_lab.endings import Hold, held
 
 
@@ -21,7 +21,8 @@ class AsyncioBackend(Backend):
     in_process = True
     summary = "tasks in a TaskGroup awaiting kernels on threads (threads under an event loop)"
 
-    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
+            layout: Layout | None = None) -> list[Any]:
         # Kernels run on threads of our own (what asyncio.to_thread does with the loop's
         # default pool), so that a run that ends early need not wait for them.
         threads = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mpi_lab")

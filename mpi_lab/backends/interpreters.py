@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mpi_lab.backends import _subinterpreters
-from mpi_lab.backends._base import Availability, Backend, Done, Kernel, no_progress
+from mpi_lab.backends._base import Availability, Backend, Done, Kernel, Layout, no_progress
 from mpi_lab.errors import KernelFailed
 
 _WORKER_SCRIPT = (
@@ -32,7 +32,8 @@ class InterpretersBackend(Backend):
     def availability(cls) -> Availability:
         return _subinterpreters.check(lambda: _subinterpreters.interpreters_module().create_queue)
 
-    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
+            layout: Layout | None = None) -> list[Any]:
         api = _subinterpreters.interpreters_module()
         tasks, results = api.create_queue(), api.create_queue()
         source = iter(enumerate(items))

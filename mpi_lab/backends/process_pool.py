@@ -23,9 +23,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from mpi_lab import lifeline
+from mpi_lab.backends import START_METHODS
 from mpi_lab.backends._executor import ExecutorBackend
 
-START_METHODS = ("spawn", "fork", "forkserver")
 READY_TIMEOUT = 60.0  # seconds for every worker to start (spawn imports NumPy in each)
 HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM}  # those ending a run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mpi_lab.backends._base import Backend, Done, Kernel, no_progress
+from mpi_lab.backends._base import Backend, Done, Kernel, Layout, no_progress
 
 
 class SerialBackend(Backend):
@@ -16,7 +16,8 @@ class SerialBackend(Backend):
     def __init__(self, workers: int = 1) -> None:
         super().__init__(1)  # one worker, whatever was asked: the loop is the main thread
 
-    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
+            layout: Layout | None = None) -> list[Any]:
         results = []
         for item in items:
             results.append(kernel(item))

@@ -1,9 +1,10 @@
 """Implements the shared-memory backend: worker processes write results into shared blocks.
 
-Items go out in windows; each item of a window owns a slot of ``item.result_nbytes`` bytes in
-one ``multiprocessing.shared_memory`` block made for that window: fractal rows land there as
-pixels of their wire type (one byte each at 20 iterations), π hit counts as int64. Only the
-slot's place crosses the process boundary.
+Items go out in windows; each item of a window owns a slot, sized by the workload's
+``result_layout``, in one ``multiprocessing.shared_memory`` block made for that window: fractal
+rows land there as pixels of their wire type (one byte each at 20 iterations), π hit counts as
+int64. Only the slot's place crosses the process boundary. A workload without a layout has no
+slots to size: its results come back through the pool's pipe, as with ``process-pool``.
 
 The block's name is unlinked the moment it is made: the workers reach it through the
 creator's open descriptor (``/proc/PID/fd/N``, Linux), and the memory lives until the last
@@ -24,7 +25,7 @@ from multiprocessing import resource_tracker, shared_memory
 from pathlib import Path
 from typing import Any
 
-from mpi_lab.backends._base import Done, Kernel, no_progress
+from mpi_lab.backends._base import Done, Kernel, Layout, no_progress
 from mpi_lab.backends._executor import stream
 from mpi_lab.backends.process_pool import ProcessPoolBackend
 
@@ -45,13 +46,17 @@ def _attach(name: str) -> shared_memory.SharedMemory:
         resource_tracker.register = register  # type: ignore[assignment]
 
 
-def _fill_slot(where: tuple[str, int], offset: int, kernel: Kernel, item: Any) -> None:
-    """Run ``kernel(item)`` in a worker and write its result into the item's slot.
+def _fill_slot(where: tuple[str, int], offset: int, layout: tuple[str, int], kernel: Kernel,
+               item: Any) -> None:
+    """Run ``kernel(item)`` in a worker and write its result, as ``layout`` says, into the
+    item's slot.
 
     ``where`` is the block's ``/proc/PID/fd/N`` path and inode, or its name where there is no
     /proc (and no inode).
     """
-    encoded = memoryview(item.encode(kernel(item))).cast("B")
+    from mpi_lab.results import typed
+
+    encoded = typed(kernel(item), layout).cast("B")
     end = offset + encoded.nbytes
     path, inode = where
     if path.startswith("/proc/"):
@@ -96,22 +101,29 @@ class SharedMemoryBackend(ProcessPoolBackend):
     name = "shared-memory"
     summary = "worker processes writing results into multiprocessing.shared_memory blocks"
 
-    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress) -> list[Any]:
+    def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
+            layout: Layout | None = None) -> list[Any]:
+        if layout is None:
+            return super().map(kernel, items, done)
         results: list[Any] = []
         source = iter(items)
         while window := list(itertools.islice(source, self.ahead)):
-            results.extend(self._map_window(kernel, window, done))
+            results.extend(self._map_window(kernel, window, done, layout))
         return results
 
-    def _map_window(self, kernel: Kernel, window: list[Any], done: Done) -> list[Any]:
-        sizes = [item.result_nbytes for item in window]
+    def _map_window(self, kernel: Kernel, window: list[Any], done: Done,
+                    layout: Layout) -> list[Any]:
+        from array import array
+
+        layouts = [layout(item) for item in window]
+        sizes = [count * array(typecode).itemsize for typecode, count in layouts]
         ends = list(itertools.accumulate(sizes))
         offsets = [0, *ends[:-1]]
         with _window_block(ends[-1]) as (block, where):
-            stream(lambda slot: self.submit(_fill_slot, where, slot[0], kernel, slot[1]),
-                   zip(offsets, window, strict=True), len(window), done)
-            # decode copies: nothing refers to the block once the window is read
+            stream(lambda slot: self.submit(_fill_slot, where, slot[0], slot[1], kernel, slot[2]),
+                   zip(offsets, layouts, window, strict=True), len(window), done)
+            # copied: nothing refers to the block once the window is read
             return [
-                item.decode(block.buf[offset : offset + size])
-                for item, offset, size in zip(window, offsets, sizes, strict=True)
+                memoryview(bytes(block.buf[offset : offset + size])).cast(typecode)
+                for (typecode, _), offset, size in zip(layouts, offsets, sizes, strict=True)
             ]

@@ -10,25 +10,23 @@ every rank learns of any failure at the same point and all exit with the same co
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mpi_lab import backends, lifeline, progress
+from mpi_lab import lifeline, progress
+from mpi_lab.backoff import Backoff
 from mpi_lab.errors import ConfigError, LabError
 from mpi_lab.jobs import Job
+from mpi_lab.mpi import ROOT, launch, schedules
 from mpi_lab.mpi import comm as mpi_comm
-from mpi_lab.mpi import launch, schedules
 from mpi_lab.mpi.outcome import Outcome, failed, succeeded, where
-from mpi_lab.runner import Report, local_cores, run_share
-
-ROOT = 0
-# Seconds between tests of a pending barrier: short at first (a balanced peer is usually a
-# moment behind, and each wasted ms counts in `seconds`), doubling up to a cap that costs
-# the ranks still computing next to no CPU.
-_IDLE_POLL_FIRST = 0.0001
-_IDLE_POLL_MAX = 0.002
+from mpi_lab.report import Report
+from mpi_lab.results import Results, in_plan_order, pack, unpack
+from mpi_lab.results import results as typed_results
+from mpi_lab.runner import Chunk, buffer, local_cores, resolve, run_share, typecode
 
 
 class RankFailed(LabError):
@@ -36,9 +34,10 @@ class RankFailed(LabError):
 
     agreed = True
 
-    def __init__(self, message: str, exit_code: int) -> None:
+    def __init__(self, message: str, exit_code: int, remote_traceback: str = "") -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.remote_traceback = remote_traceback
 
 
 def idle_wait(comm: Any) -> None:
@@ -48,10 +47,9 @@ def idle_wait(comm: Any) -> None:
     from ranks still computing, which matters when ranks outnumber cores.
     """
     request = comm.Ibarrier()
-    pause = _IDLE_POLL_FIRST
+    backoff = Backoff()
     while not request.Test():
-        time.sleep(pause)
-        pause = min(2 * pause, _IDLE_POLL_MAX)
+        backoff.sleep()
 
 
 def auto_workers(comm: Any) -> int:
@@ -106,7 +104,7 @@ def run(
     workers: int | None = None,
     *,
     start_method: str | None = None,
-    schedule: str = "block",
+    schedule: str | None = None,
     comm: Any = None,
     check: Callable[[], Any] | None = None,
 ) -> Report | None:
@@ -114,6 +112,7 @@ def run(
 
     ``check`` runs on rank 0 only, with the plan (e.g. that the output folder exists there).
     """
+    schedule = schedule or job.default_schedule
     # The same arguments reach every rank, so every rank refuses these together.
     if schedule not in schedules.SCHEDULES:
         raise RankFailed(f"unknown schedule {schedule!r}", ConfigError.exit_code)
@@ -129,8 +128,8 @@ def run(
     _follow_launcher(rank)
     job.preload()
     progress.start(f"rank {rank}")
-    # The clock starts once every rank is up: ranks start a few ms apart (up to 20 ms here),
-    # and rank 0 waiting for a late starter in its first collective is start-up, not compute.
+    # The clock starts once every rank is up: rank 0 waiting for a late starter in its first
+    # collective is start-up, not compute.
     idle_wait(comm)
     started = time.perf_counter()
 
@@ -138,16 +137,15 @@ def run(
 
     count = workers if workers is not None else auto_workers(comm)
     most_workers = comm.allreduce(count, op=MPI.MAX)
-    items: list[Any] = []
+    plan: Sequence[Any] = []
     choice = None
     verdict = None
     if rank == ROOT:
         try:
-            job.check()
             if check is not None:
                 check()
-            items = job.plan()
-            choice = backends.resolve(backend, job.kernel, most_workers, start_method)
+            plan = job.plan()
+            choice = resolve(job, backend, most_workers, start_method)
         except LabError as exc:
             verdict = (exc.exit_code, str(exc))
     _fail_together(comm, verdict)
@@ -156,65 +154,68 @@ def run(
     if schedule == "dynamic":
         from mpi_lab.mpi import dynamic
 
-        outcome, part = dynamic.run_share(comm, job, items, choice.name, count, start_method)
-        shares = None
+        outcome, results = dynamic.share(comm, job, plan, choice.name, count, start_method)
     else:
-        shares = schedules.split(items, size, schedule) if rank == ROOT else None
-        mine = comm.scatter(shares, root=ROOT)
-        outcome, part = _run_static_share(job, mine, choice.name, count, start_method, rank)
+        shares = None
+        if rank == ROOT:
+            shares = [(indices, schedules.take(plan, indices))
+                      for indices in schedules.split(len(plan), size, schedule)]
+        outcome, results = _static_share(job, comm.scatter(shares, root=ROOT), choice.name,
+                                         count, start_method, rank)
 
     idle_wait(comm)
     outcomes: list[Outcome] = comm.allgather(outcome)
     errors = [o.error for o in outcomes if o.error is not None]
     if errors:
-        code, message = errors[0]  # the lowest rank's
-        raise RankFailed(message, code)
+        code, message, remote = errors[0]  # the lowest rank's
+        raise RankFailed(message, code, remote)
 
-    parts = _gather_parts(comm, job, part, [o.elements for o in outcomes])
+    parts = _gather(comm, job, results, [o.nbytes for o in outcomes])
     if rank != ROOT:
         return None
-    if shares is None:
-        from mpi_lab.mpi.dynamic import Chunks
-
-        shares = [Chunks(o.items or []) for o in outcomes]
-    answer = job.combine(shares, parts)
+    pieces = [(outcomes[0].ranges, results)]
+    for other, part in zip(outcomes[1:], parts[1:], strict=True):
+        if job.layout is not None:
+            part = unpack(part, (job.layout(item) for indices in other.ranges
+                                 for item in schedules.take(plan, indices)))
+        pieces.append((other.ranges, part))
+    if size == 1:
+        ordered = results  # already in plan order, maybe one buffer
+    else:
+        placed = in_plan_order(len(plan), pieces)
+        ordered = typed_results(placed, typecode(job, placed))
+    answer = job.combine(ordered)
     per_rank = [o.report for o in outcomes if o.report is not None]
     return Report.finished(
         job, answer, choice, schedule=schedule, started=started, per_rank=per_rank
     )
 
 
-def _run_static_share(
-    job: Job, mine: Sequence[Any], backend: str, workers: int, start_method: str | None,
-    rank: int,
-) -> tuple[Outcome, Any]:
+def _static_share(job: Job, mine: Chunk, backend: str, workers: int,
+                  start_method: str | None, rank: int) -> tuple[Outcome, list[Any]]:
     try:
-        # Rank 0's part stays with it: its bands go straight into the whole result (when its
-        # workers share its memory); the other ranks' rows arrive by Gatherv and one copy.
-        part, report = run_share(
-            job, mine, backend, workers, start_method=start_method, rank=rank, whole=rank == ROOT
-        )
+        ranges, results, report = run_share(job, [mine], backend, workers,
+                                            start_method=start_method, rank=rank)
     except LabError as exc:
-        return failed(rank, exc), None
-    return succeeded(job, report, part), part
+        return failed(rank, exc), []
+    return succeeded(report, ranges, results, job.layout is not None), results
 
 
-def _gather_parts(comm: Any, job: Job, part: Any, elements: list[int]) -> list[Any] | None:
-    """Every rank's part on rank 0: rows of ``job.wire_dtype`` by ``Gatherv`` into one buffer,
-    else pickles.
+def _gather(comm: Any, job: Job, results: Results, nbytes: list[int]) -> list[Any]:
+    """The other ranks' results on rank 0 (rank 0's own stay where they are): with a layout,
+    their bytes back to back by ``Gatherv`` into one buffer, else pickles."""
+    rank = comm.Get_rank()
+    if job.layout is None:
+        return comm.gather(None if rank == ROOT else results, root=ROOT) or []
+    from mpi4py import MPI
 
-    Rank 0's own part stays where it is (it may already be the whole fractal): it sends
-    nothing, and only the other ranks' rows are received.
-    """
-    if not job.part_is_buffer:
-        return comm.gather(part, root=ROOT)
-    import numpy as np
-
-    if comm.Get_rank() != ROOT:
-        comm.Gatherv(np.ascontiguousarray(part, dtype=job.wire_dtype).ravel(), None, root=ROOT)
-        return None
-    counts = [0, *elements[1:]]
-    received = np.empty(sum(counts), dtype=job.wire_dtype)
-    comm.Gatherv(np.empty(0, dtype=job.wire_dtype), (received, counts), root=ROOT)
-    bounds = np.cumsum([0, *counts])
-    return [part, *(received[bounds[r] : bounds[r + 1]] for r in range(1, len(counts)))]
+    if rank != ROOT:
+        # Results written in place are one buffer already: sent as they are.
+        sending = results.whole.cast("B") if results.whole is not None else pack(results)
+        comm.Gatherv([sending, MPI.BYTE], None, root=ROOT)
+        return []
+    counts = [0, *nbytes[1:]]
+    view = buffer(sum(counts), job.uses_numpy())
+    comm.Gatherv([bytearray(0), MPI.BYTE], [view, counts, MPI.BYTE], root=ROOT)
+    bounds = list(itertools.accumulate(counts, initial=0))
+    return [view[bounds[r] : bounds[r + 1]] for r in range(len(counts))]

@@ -7,34 +7,31 @@ needs ``MPI_THREAD_MULTIPLE``; the helper polls with short sleeps rather than bl
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mpi_lab import backends
+from mpi_lab.backoff import Backoff
 from mpi_lab.errors import LabError
 from mpi_lab.jobs import Job
-from mpi_lab.mpi import outcome, schedules
-from mpi_lab.runner import RankReport, map_items, rank_kernel
+from mpi_lab.mpi import ROOT, outcome, schedules
+from mpi_lab.runner import Chunk, run_share
 
-ROOT = 0
 TAG_ASK = 71
 TAG_GIVE = 72
-_POLL = 0.0005
 
 
 class _Dispenser:
     """Rank 0's chunks, shared by its own main thread and the thread serving the other ranks."""
 
-    def __init__(self, chunks: Iterator[Sequence[Any]]) -> None:
-        self._chunks = chunks
+    def __init__(self, plan: Sequence[Any], ranks: int) -> None:
+        size = schedules.chunk_size(len(plan), ranks)
+        self._chunks = ((indices, schedules.take(plan, indices))
+                        for indices in schedules.chunks(len(plan), size))
         self._lock = threading.Lock()
         self.abandoned = False  # set after any failure: no more work for anyone
 
-    def take(self) -> Sequence[Any] | None:
+    def take(self) -> Chunk | None:
         with self._lock:
             if self.abandoned:
                 return None
@@ -47,10 +44,12 @@ def _serve(comm: Any, dispenser: _Dispenser, peers: int) -> None:
 
     status = MPI.Status()
     finished = 0
+    backoff = Backoff()
     while finished < peers:
         if not comm.iprobe(source=MPI.ANY_SOURCE, tag=TAG_ASK, status=status):
-            time.sleep(_POLL)
+            backoff.sleep()
             continue
+        backoff.reset()
         source = status.Get_source()
         failed = comm.recv(source=source, tag=TAG_ASK)
         if failed:
@@ -61,79 +60,44 @@ def _serve(comm: Any, dispenser: _Dispenser, peers: int) -> None:
             finished += 1
 
 
-def run_share(
-    comm: Any, job: Job, items: Sequence[Any], backend: str, workers: int,
-    start_method: str | None,
-) -> tuple[Any, Any]:
-    """Compute chunks until rank 0 has none left; return this rank's Outcome and part."""
+def share(comm: Any, job: Job, plan: Sequence[Any], backend: str, workers: int,
+          start_method: str | None) -> tuple[outcome.Outcome, list[Any]]:
+    """Compute chunks until rank 0 has none left; this rank's outcome and results."""
     rank, size = comm.Get_rank(), comm.Get_size()
-    started = time.perf_counter()
     server = None
     dispenser = None
     if rank == ROOT:
-        dispenser = _Dispenser(schedules.chunks(items, schedules.chunk_size(len(items), size)))
+        dispenser = _Dispenser(plan, size)
         server = threading.Thread(target=_serve, args=(comm, dispenser, size - 1), daemon=True)
         server.start()
 
-    def next_chunk(failed: bool) -> Sequence[Any] | None:
+    def next_chunk(failed: bool) -> Chunk | None:
         if dispenser is not None:
             if failed:
                 dispenser.abandoned = True
             return dispenser.take()
         comm.send(failed, dest=ROOT, tag=TAG_ASK)
         request = comm.irecv(source=ROOT, tag=TAG_GIVE)
+        backoff = Backoff()
         while True:  # sleep between tests: a blocking recv would spin on a shared core
             done, chunk = request.test()
             if done:
-                return chunk
-            time.sleep(_POLL)
+                return chunk  # type: ignore[no-any-return]
+            backoff.sleep()
 
-    chunks: list[Sequence[Any]] = []  # as handed out: slices of a lazy plan pickle small
-    partials: list[Any] = []
-    error = None
+    def chunks() -> Iterator[Chunk]:
+        while (chunk := next_chunk(False)) is not None:
+            yield chunk
+
+    result: tuple[outcome.Outcome, list[Any]]
     try:
-        with backends.create(backend, workers, start_method=start_method) as pool:
-            workers = pool.workers  # what the backend really runs (serial: one)
-            kernel = rank_kernel(job, rank)
-            while (chunk := next_chunk(False)) is not None:
-                partials.extend(map_items(pool, kernel, chunk))
-                chunks.append(chunk)
+        ranges, results, report = run_share(job, chunks(), backend, workers,
+                                            start_method=start_method, rank=rank)
+        result = outcome.succeeded(report, ranges, results, job.layout is not None), results
     except LabError as exc:
-        error = exc
         # Tell rank 0 (and so every rank) to stop; drain its answer so no message is left.
-        if dispenser is None:
-            next_chunk(True)
-        else:
-            dispenser.abandoned = True
+        next_chunk(True)
+        result = outcome.failed(rank, exc), []
     if server is not None:
         server.join()
-    if error is not None:
-        return outcome.failed(rank, error), None
-    mine = Chunks(chunks)
-    part = job.merge(mine, partials)
-    report = RankReport.since(started, rank=rank, workers=workers, items=len(mine))
-    return outcome.succeeded(job, report, part, chunks), part
-
-
-class Chunks(Sequence[Any]):
-    """The items of a rank's chunks, in the order it ran them, without listing them."""
-
-    def __init__(self, chunks: list[Sequence[Any]]) -> None:
-        self._chunks = chunks
-        self._ends = list(itertools.accumulate(len(chunk) for chunk in chunks))
-
-    def __len__(self) -> int:
-        return self._ends[-1] if self._ends else 0
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        which = bisect.bisect_right(self._ends, index)
-        return self._chunks[which][index - (self._ends[which - 1] if which else 0)]
-
-    def __iter__(self) -> Iterator[Any]:
-        return itertools.chain.from_iterable(self._chunks)
+    return result

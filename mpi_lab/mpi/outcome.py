@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mpi_lab.errors import LabError
-from mpi_lab.jobs import Job
-from mpi_lab.runner import RankReport
+from mpi_lab.report import RankReport
+
+# (exit code, message naming rank and host, the worker's traceback or "")
+Failure = tuple[int, str, str]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a rank tells the others after its share: its report, or what went wrong."""
+    """What a rank tells the others after its share: its report, or what went wrong; the
+    plan's index ranges it ran, in its order; the bytes of results it sends by Gatherv."""
 
     report: RankReport | None
-    error: tuple[int, str] | None = None
-    elements: int = 0  # pixels this rank sends with Gatherv
-    items: list[Any] | None = None  # the chunks of items it ran, when the schedule was dynamic
+    error: Failure | None = None
+    ranges: list[range] = field(default_factory=list)
+    nbytes: int = 0
 
 
 def where(rank: int) -> str:
@@ -27,8 +30,12 @@ def where(rank: int) -> str:
 
 def failed(rank: int, error: LabError) -> Outcome:
     """A failed share: exit code and a message naming rank, host and cause."""
-    return Outcome(None, (error.exit_code, f"{where(rank)}: {error}"))
+    return Outcome(None, (error.exit_code, f"{where(rank)}: {error}",
+                          getattr(error, "remote_traceback", "")))
 
 
-def succeeded(job: Job, report: RankReport, part: Any, items: list[Any] | None = None) -> Outcome:
-    return Outcome(report, elements=job.elements(part), items=items)
+def succeeded(report: RankReport, ranges: list[range], results: list[Any],
+              laid_out: bool) -> Outcome:
+    """A share done: with laid-out results, how many bytes they make on the wire."""
+    nbytes = sum(view.nbytes for view in results) if laid_out else 0
+    return Outcome(report, ranges=ranges, nbytes=nbytes)

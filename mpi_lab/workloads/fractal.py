@@ -5,8 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 from array import array
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mpi_lab.workloads import complex_arith
@@ -52,6 +51,7 @@ class RowBand:
     width: int
     maxiter: int
     arith: str = "fma/scaled-fma"
+    kernel: str = "numpy"
 
     def __str__(self) -> str:
         return f"rows {self.start}-{self.stop - 1}"
@@ -63,21 +63,6 @@ class RowBand:
     @property
     def typecode(self) -> str:
         return wire_typecode(self.maxiter)
-
-    @property
-    def result_nbytes(self) -> int:
-        return self.rows * self.width * array(self.typecode).itemsize
-
-    def encode(self, rows: Any) -> memoryview:
-        """A kernel's result (NumPy array or ``array``) as bytes of the wire type."""
-        if isinstance(rows, array):  # the python kernel's int32
-            narrow = rows if rows.typecode == self.typecode else array(self.typecode, rows)
-            return memoryview(narrow).cast("B")
-        return memoryview(rows.astype(self.typecode, copy=False)).cast("B")
-
-    def decode(self, raw: bytes | memoryview) -> memoryview:
-        """``encode``'s bytes, copied, as pixels of the wire type (``band_pixels`` reads them)."""
-        return memoryview(bytes(raw)).cast(self.typecode)
 
 
 def grid_steps(height: int, width: int) -> tuple[float, float]:
@@ -104,16 +89,17 @@ def numpy_arith() -> str:
 
 
 def plan_bands(
-    height: int, width: int, maxiter: int, *, band_rows: int | None = None, arith: str = ""
+    height: int, width: int, maxiter: int, *, band_rows: int | None = None, arith: str = "",
+    kernel: str = "numpy",
 ) -> list[RowBand]:
     """Cut the rows into bands of about ``BAND_POINTS`` pixels (at least one row each)."""
     for name, value in (("height", height), ("width", width), ("maxiter", maxiter)):
         if value <= 0:
-            raise ValueError(f"{name} must be greater than 0")
+            raise ValueError(f"{name} must be greater than 0 (got {value})")
     rows = band_rows or max(1, BAND_POINTS // width)
     arith = arith or RowBand.arith
     return [
-        RowBand(start, min(start + rows, height), height, width, maxiter, arith)
+        RowBand(start, min(start + rows, height), height, width, maxiter, arith, kernel)
         for start in range(0, height, rows)
     ]
 
@@ -150,6 +136,7 @@ def _scratch(size: int) -> tuple[np.ndarray, ...]:
             np.empty(size, dtype=np.int32),  # survived: iterations still inside
             np.empty(size),  # magnitude
             np.empty(size, dtype=bool),  # inside
+            np.empty(size, dtype=np.int32),  # pixels, narrowed once at the end
         )
         _workspace.arrays = arrays
     return arrays
@@ -174,12 +161,16 @@ def numpy_kernel(band: RowBand, out: np.ndarray | None = None) -> np.ndarray:
     import numpy as np
 
     size = band.rows * band.width
-    c, z, where, survived, magnitude, inside = _scratch(size)
+    c, z, where, survived, magnitude, inside, wide = _scratch(size)
+    total = size
     band_grid(band, out=c[:size].reshape(band.rows, band.width))
     np.copyto(z[:size], c[:size])
     where[:size] = np.arange(size, dtype=np.int32)
     survived[:size] = 0
-    pixels = np.empty(size, dtype=wire_dtype(band.maxiter)) if out is None else out.reshape(size)
+    # Scattered writes go to int32 (as the counts are): scattering into a narrower type costs
+    # a conversion per write; one pass narrows the band at the end.
+    direct = out is not None and out.dtype == np.int32
+    pixels = out.reshape(size) if direct else wide[:size]
     for _ in range(band.maxiter):
         zs, cs, counts = z[:size], c[:size], survived[:size]
         # z*z, not np.square: the same SIMD complex product bit for bit (NumPy's square *is*
@@ -203,14 +194,18 @@ def numpy_kernel(band: RowBand, out: np.ndarray | None = None) -> np.ndarray:
         else:
             np.copyto(zs, 2.0, where=~ins)
     pixels[where[:size]] = survived[:size]
-    return pixels.reshape(band.rows, band.width)
+    if out is None:
+        out = np.empty(total, dtype=wire_dtype(band.maxiter))
+    if not direct:
+        np.copyto(out.reshape(total), pixels, casting="unsafe")  # pixels are 0..maxiter
+    return out.reshape(band.rows, band.width)
 
 
 def python_kernel(band: RowBand) -> array:
     """Pure-Python escape counts (``array('i')``): the kernel subinterpreters can run.
 
     int32, not the narrow wire type: converting in pure Python would cost a pass over the
-    pixels in the worker; ``RowBand.encode`` narrows them where a fixed slot needs it.
+    pixels in the worker (``result_layout`` says int32 for this kernel).
     """
     square, magnitude = complex_arith.resolve(band.arith)
     imag_step, real_step = grid_steps(band.height, band.width)
@@ -236,115 +231,94 @@ def python_kernel(band: RowBand) -> array:
 KERNELS = {"numpy": numpy_kernel, "python": python_kernel}
 
 
-@dataclass(frozen=True)
-class Placed:
-    """A whole-fractal array in which a share's bands already sit at their rows."""
+# The workload contract (``mpi_lab.workloads.contract``): the fractal is a built-in workload.
 
-    pixels: np.ndarray
+default_schedule = "cyclic"  # rows near the set cost more: deal them out
 
 
-class BandSink:
-    """One buffer for a share's bands, which kernels running in this process write into
-    directly: back to back in share order (a rank's part for ``Gatherv``, in ``wire_dtype``),
-    or, with ``whole=(height, width)``, each at its rows of the int32 whole fractal (rank 0, or
-    a run without MPI, where nothing is copied afterwards).
+def plan(height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH, maxiter: int = DEFAULT_MAXITER,
+         kernel: str = "numpy", band_rows: int | None = None) -> list[RowBand]:
+    """The bands of a ``height`` x ``width`` fractal; fails first if the answer cannot fit in
+    this machine's memory (its int32 pixels, and the bands' results as they arrive)."""
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; choose from {', '.join(KERNELS)}")
+    if band_rows is not None and band_rows <= 0:
+        raise ValueError(f"band rows must be greater than 0 (got {band_rows})")
+    bands = plan_bands(height, width, maxiter, band_rows=band_rows,
+                       arith=numpy_arith() if kernel == "python" else "", kernel=kernel)
+    _check_memory(height, width, result_layout(bands[0])[0])
+    return bands
 
-    Without it every band returns its own array, and the rows are copied once more into the
-    rank's buffer or the final fractal: 48 MB of fresh memory and a 48 MB copy per run, whose
-    page faults were the largest serial cost left in a two-thread run.
-    """
 
-    def __init__(
-        self, bands: Sequence[RowBand], kernel: str, whole: tuple[int, int] | None = None
-    ) -> None:
+def _check_memory(height: int, width: int, typecode: str) -> None:
+    from mpi_lab.memory import available_memory
+
+    needed = height * width * (4 + array(typecode).itemsize)
+    available = available_memory()
+    if available is not None and needed > available:
+        from mpi_lab.output import gigabytes
+
+        raise ValueError(
+            f"{height}x{width} needs {gigabytes(needed)} of memory on rank 0 (the int32 pixels,"
+            f" and the rows as they arrive); this machine has {gigabytes(available)} available"
+        )
+
+
+def kernel(band: RowBand, out: memoryview | None = None) -> Any:
+    """A band's escape counts, by the band's kernel; into ``out`` (its slot, as
+    ``result_layout`` says) when the lab gives one."""
+    if out is None:
+        return KERNELS[band.kernel](band)
+    if band.kernel == "numpy":
         import numpy as np
 
-        self.kernel = kernel
-        self.whole = whole
-        self.width = whole[1] if whole else bands[0].width if bands else 0
-        self._offsets: dict[RowBand, int] = {}
-        at = 0
-        for band in bands:
-            self._offsets[band] = band.start * band.width if whole else at
-            at += band.rows * band.width
-        if whole:
-            self.buffer = np.empty(whole[0] * whole[1], dtype=np.int32)
-        else:
-            self.buffer = np.empty(at, dtype=wire_dtype(bands[0].maxiter) if bands else np.int32)
-
-    def view(self, band: RowBand) -> np.ndarray:
-        """The band's rows in the buffer."""
-        at = self._offsets[band]
-        return self.buffer[at : at + band.rows * band.width].reshape(band.rows, band.width)
-
-    def __call__(self, band: RowBand) -> None:
-        """Compute ``band`` into its place (the kernel for in-process backends)."""
-        if self.kernel == "numpy":
-            numpy_kernel(band, out=self.view(band))
-        else:
-            self.view(band)[:] = band_pixels(band, python_kernel(band))
-
-    def part(self) -> np.ndarray | Placed:
-        """The share's rows as ``stack_bands`` would return them, or the whole fractal."""
-        if self.whole:
-            return Placed(self.buffer.reshape(self.whole))
-        return self.buffer.reshape(-1, self.width) if self.width else self.buffer.reshape(0, 0)
-
-
-def band_pixels(band: RowBand, partial: Any) -> np.ndarray:
-    """A kernel's result for ``band`` as a (rows, width) array, not copied: NumPy arrays and
-    typed buffers (``array``, ``RowBand.decode``'s) keep their type."""
-    import numpy as np
-
-    return np.asarray(partial).reshape(band.rows, band.width)
-
-
-def stack_bands(bands: Sequence[RowBand], partials: Sequence[Any]) -> np.ndarray:
-    """One rank's bands, concatenated in share order as one ``wire_dtype`` array of rows."""
-    import numpy as np
-
-    if not bands:
-        return np.empty((0, 0), dtype=np.int32)
-    return np.concatenate(
-        [band_pixels(band, partial) for band, partial in zip(bands, partials, strict=True)],
-        dtype=wire_dtype(bands[0].maxiter), casting="unsafe",  # pixels are 0..maxiter
-    )
-
-
-def _in_order(bands: Sequence[RowBand], height: int) -> bool:
-    """The bands follow one another from row 0 to the last row."""
-    at = 0
-    for band in bands:
-        if band.start != at:
-            return False
-        at = band.stop
-    return at == height
-
-
-def place_bands(
-    height: int, width: int, shares: Sequence[Sequence[RowBand]], stacks: Sequence[Any]
-) -> np.ndarray:
-    """The whole fractal from each share's stacked rows, every band put back in place."""
-    import numpy as np
-
-    placed = [stack.pixels for stack in stacks if isinstance(stack, Placed)]
-    if placed:
-        fractal = placed[0]  # one share's bands are in place already: add the others'
-    elif len(shares) == 1 and not isinstance(stacks[0], list) and _in_order(shares[0], height):
-        # One share with every band in order: already the whole fractal.
-        return np.asarray(stacks[0], dtype=np.int32).reshape(height, width)
+        numpy_kernel(band, out=np.asarray(out))
     else:
-        fractal = np.empty((height, width), dtype=np.int32)
-    for bands, stack in zip(shares, stacks, strict=True):
-        if isinstance(stack, Placed):
-            continue
-        if isinstance(stack, list):  # one array per band (a run without MPI)
-            for band, partial in zip(bands, stack, strict=True):
-                fractal[band.start : band.stop] = band_pixels(band, partial)
-            continue
-        rows = np.asarray(stack).reshape(-1, width)  # int32, or the narrower wire type
-        at = 0
-        for band in bands:
-            fractal[band.start : band.stop] = rows[at : at + band.rows]
-            at += band.rows
-    return fractal
+        out[:] = memoryview(python_kernel(band))
+    return None
+
+
+def result_layout(band: RowBand) -> tuple[str, int]:
+    """A band's pixels: the NumPy kernel's narrow wire type, the pure-Python kernel's int32."""
+    return (band.typecode if band.kernel == "numpy" else "i", band.rows * band.width)
+
+
+def needs_numpy(kernel: str = "numpy", **_: object) -> bool:
+    return kernel == "numpy"
+
+
+def combine(results: list, height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH) -> Answer:
+    """The int32 fractal: every band's pixels, in plan order (row order), in one pass."""
+    import numpy as np
+
+    whole = getattr(results, "whole", None)  # every band in one buffer already
+    if whole is not None:
+        return Answer(np.asarray(whole).astype(np.int32).reshape(height, width))
+    pixels = np.empty((height, width), dtype=np.int32)
+    if results:
+        np.concatenate([np.asarray(result).reshape(-1) for result in results],
+                       out=pixels.reshape(-1), casting="unsafe")  # pixels are 0..maxiter
+    return Answer(pixels)
+
+
+def describe(answer: Answer) -> dict[str, Any]:
+    import hashlib
+
+    return {
+        "checksum": int(answer.pixels.sum(dtype="int64")),
+        "sha256": hashlib.sha256(answer.pixels.tobytes(order="C")).hexdigest(),
+    }
+
+
+def show(answer: Answer, height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH,
+         maxiter: int = DEFAULT_MAXITER, kernel: str = "numpy", **_: object) -> str:
+    fields = describe(answer)
+    return (f"fractal {height}x{width}, {maxiter} iterations: sum {fields['checksum']},"
+            f" sha256 {fields['sha256'][:16]}… (kernel {kernel})")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The fractal: an int32 (height, width) NumPy array."""
+
+    pixels: np.ndarray = field(repr=False)

@@ -1,0 +1,217 @@
+"""The workload contract: what a user writes, and the one shape the lab runs it in.
+
+The minimum is a module (or an object in a module) with three callables::
+
+    def plan(**params) -> Sequence[Item]          # ordered, picklable work items
+    def kernel(item) -> Result                    # a pure function of one item
+    def combine(results: list) -> Answer          # the results, in plan order
+
+``combine``, ``show`` and ``needs_numpy`` may also take any of ``plan``'s parameters by name
+(``def combine(results, n=100)``): they get the run's values, defaults filled in.
+
+Optional hooks say more (module attributes, or attributes of the object):
+
+    needs_numpy        True, or a function of the params: the kernels import NumPy, which
+                       cannot load in a subinterpreter (interpreter backends are refused)
+    result_layout      item -> (typecode, count): the kernel returns ``count`` numbers of the
+                       ``array`` typecode (a NumPy array or ``array`` of that type, or one
+                       number). Results then travel as typed buffers (in shared memory, by
+                       ``Gatherv`` between ranks), and ``combine`` gets a ``Results`` list of
+                       typed memoryviews with ``.flat``, every result back to back in plan
+                       order. If ``kernel`` also takes ``out`` (``def kernel(item, out=None)``),
+                       in-process workers (threads) pass it the result's slot, a typed
+                       memoryview, to write into: no result is copied
+    describe           answer -> dict: the answer's fields in JSON (default: the answer)
+    show               answer -> str: the answer in one line of text (default: repr)
+    default_schedule   "block" (the default), "cyclic" or "dynamic": how ranks share the plan
+
+``plan`` checks its parameters (a ``TypeError`` or ``ValueError`` is a bad input, exit 2) and
+may check more before anything is computed, such as the memory the answer will need.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from mpi_lab.errors import ConfigError
+from mpi_lab.mpi.schedules import SCHEDULES
+
+REQUIRED = ("plan", "kernel", "combine")
+BUILTIN = {"pi": "mpi_lab.workloads.pi", "fractal": "mpi_lab.workloads.fractal"}
+Layout = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A workload as the lab runs it: the three callables, and what the hooks said."""
+
+    name: str  # as the user named it: "pi", "examples.primes", "mymod:thing"
+    plan: Callable[..., Sequence[Any]]
+    kernel: Callable[[Any], Any]
+    combine: Callable[[list[Any]], Any]
+    needs_numpy: bool | Callable[..., bool] = False
+    result_layout: Callable[[Any], Layout] | None = None
+    describe: Callable[[Any], Any] | None = None
+    show: Callable[[Any], str] | None = None
+    default_schedule: str = "block"
+    source: Any = field(default=None, repr=False, compare=False)  # the module or object
+
+    @property
+    def kernel_takes_out(self) -> bool:
+        """``kernel(item, out=...)`` is allowed: it can write its result in place."""
+        try:
+            return "out" in inspect.signature(self.kernel).parameters
+        except (TypeError, ValueError):
+            return False
+
+    def uses_numpy(self, params: dict[str, Any]) -> bool:
+        """Whether kernels for these params import NumPy."""
+        if callable(self.needs_numpy):
+            return bool(call(self.needs_numpy, (), params))
+        return bool(self.needs_numpy)
+
+    def params(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The run's parameters: ``plan``'s defaults, updated with those ``given``."""
+        return {**self.defaults(), **given}
+
+    def defaults(self) -> dict[str, Any]:
+        """``plan``'s parameters that have defaults, with them."""
+        try:
+            signature = inspect.signature(self.plan)
+        except (TypeError, ValueError):
+            return {}
+        return {name: p.default for name, p in signature.parameters.items()
+                if p.default is not inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+    def make_plan(self, params: dict[str, Any]) -> Sequence[Any]:
+        """``plan(**params)``; a plan that rejects its parameters is a bad input (exit 2)."""
+        try:
+            items = self.plan(**params)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{self.name}: {exc}") from None
+        if not isinstance(items, Sequence):
+            raise ConfigError(f"{self.name}: plan() returned {type(items).__name__}, not a"
+                              " sequence (a list, a tuple, or anything with len and indexing)")
+        return items
+
+    def answer_json(self, answer: Any) -> Any:
+        """The answer as JSON can hold it: ``describe(answer)``, the answer, or its repr."""
+        value = self.describe(answer) if self.describe is not None else answer
+        if hasattr(value, "_asdict"):  # a named tuple: its fields
+            value = value._asdict()
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            return repr(value)
+        return value
+
+    def answer_text(self, answer: Any, params: dict[str, Any]) -> str:
+        """The answer in a line of text: ``show``'s, or the answer's repr."""
+        if self.show is not None:
+            return str(call(self.show, (answer,), params))
+        return f"{self.name}: {answer!r}"
+
+    def combined(self, results: list[Any], params: dict[str, Any]) -> Any:
+        """``combine(results)``, with the parameters it names."""
+        return call(self.combine, (results,), params)
+
+
+def call(fn: Callable[..., Any], args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+    """``fn(*args, **those of params that fn names)`` (all of them if it takes ``**``)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return fn(*args)
+    accepted = signature.parameters
+    if any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        return fn(*args, **params)
+    named = {key: value for key, value in params.items()
+             if key in accepted and accepted[key].kind in (
+                 inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+    return fn(*args, **named)
+
+
+def load(target: Any) -> Workload:
+    """The workload ``target`` names: a spec (``module`` or ``module:name``, or a built-in's
+    name), a module, or an object with ``plan``, ``kernel`` and ``combine``."""
+    if isinstance(target, Workload):
+        return target
+    if isinstance(target, str):
+        name, source = target, _resolve(target)
+    else:
+        source = target
+        name = getattr(target, "__name__", None) or type(target).__qualname__
+    missing = [attr for attr in REQUIRED if not callable(getattr(source, attr, None))]
+    if missing:
+        raise ConfigError(
+            f"{name}: a workload needs callables {', '.join(REQUIRED)};"
+            f" it has no {', '.join(missing)}"
+        )
+    schedule = getattr(source, "default_schedule", "block")
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"{name}: default_schedule {schedule!r}; choose from"
+                          f" {', '.join(SCHEDULES)}")
+    return Workload(
+        name=name,
+        plan=source.plan,
+        kernel=source.kernel,
+        combine=source.combine,
+        needs_numpy=getattr(source, "needs_numpy", False),
+        result_layout=getattr(source, "result_layout", None),
+        describe=getattr(source, "describe", None),
+        show=getattr(source, "show", None),
+        default_schedule=schedule,
+        source=source,
+    )
+
+
+def _resolve(spec: str) -> Any:
+    """The module, or the object in it, that ``spec`` names."""
+    module_name, _, attribute = BUILTIN.get(spec, spec).partition(":")
+    if not module_name:
+        raise ConfigError(f"workload {spec!r}: expected MODULE or MODULE:NAME")
+    try:
+        module: ModuleType = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise ConfigError(
+                f"workload {spec!r}: no module named {exc.name!r} (it must be importable from"
+                " the current folder or PYTHONPATH)"
+            ) from None
+        raise ConfigError(f"workload {spec!r}: importing it failed: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the user's module failed as it loaded
+        raise ConfigError(f"workload {spec!r}: importing it failed: {type(exc).__name__}:"
+                          f" {exc}") from None
+    if not attribute:
+        return module
+    source: Any = module
+    for part in attribute.split("."):
+        if not hasattr(source, part):
+            raise ConfigError(f"workload {spec!r}: module {module_name!r} has no {attribute!r}")
+        source = getattr(source, part)
+    return source
+
+
+def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as keyword arguments: Python literals where they parse, else
+    strings (``n=10`` is 10, ``name=ab`` is ``"ab"``, ``xs=[1,2]`` a list)."""
+    import ast
+
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, text = pair.partition("=")
+        key = key.strip()
+        if not equals or not key.isidentifier():
+            raise ConfigError(f"--param {pair!r}: expected KEY=VALUE, KEY a Python name")
+        try:
+            params[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            params[key] = text
+    return params
