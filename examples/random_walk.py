@@ -42,10 +42,13 @@ def kernel(batch: Batch, out: Any = None) -> Any:
     import numpy as np
 
     rng = np.random.default_rng(batch.seed)
-    # A walk of n steps of +-1 ends at 2 * Binomial(n, 1/2) - n.
-    ends = 2 * rng.binomial(batch.steps, 0.5, size=batch.walkers) - batch.steps
-    scale = max(1.0, 3 * batch.steps**0.5 / (batch.bins // 2))  # +-3 sigma over the bins
-    where = np.clip(np.rint(ends / scale).astype(np.int64) + batch.bins // 2, 0, batch.bins - 1)
+    # A walk of n steps of +-1 ends at 2k - n, k ~ Binomial(n, 1/2): binned by k, whole
+    # numbers of k per bin (so that every inner bin holds as many possible ends), about
+    # +-3 standard deviations over the bins.
+    half = batch.bins // 2
+    width = max(1, round(1.5 * batch.steps**0.5 / max(half, 1)))
+    offset = rng.binomial(batch.steps, 0.5, size=batch.walkers) - batch.steps // 2
+    where = np.clip((offset + width // 2) // width + half, 0, batch.bins - 1)
     counts = np.bincount(where, minlength=batch.bins)
     if out is None:
         return counts

@@ -26,38 +26,38 @@ from typing import Any
 
 from mpi_lab import backends
 
-WORKLOADS = ("pi", "fractal")
+# The built-in workloads as the matrix runs them (the seed's sizes), and the quick matrix's.
+PLANS: dict[str, dict[str, Any]] = {
+    "pi": {"trials": 10_000_000, "kernel": "python"},
+    "fractal": {"height": 4000, "width": 3000, "kernel": "numpy"},
+}
+QUICK_PLANS: dict[str, dict[str, Any]] = {
+    "pi": {"trials": 1_000_000, "kernel": "python"},
+    "fractal": {"height": 1000, "width": 750, "kernel": "numpy"},
+}
+WORKLOADS = tuple(PLANS)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What a bench session measures."""
+    """What a bench session measures: each workload with its plan's parameters."""
 
     workloads: tuple[str, ...] = WORKLOADS
     backends: tuple[str, ...] = backends.NAMES
     workers: tuple[int, ...] = (1, 2)
     ranks: tuple[int, ...] = (2, 4)
     repeats: int = 3
-    trials: int = 10_000_000
-    size: tuple[int, int] = (4000, 3000)
+    plans: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(PLANS))
     timeout: float = 600.0
-    params: tuple[str, ...] = ()  # KEY=VALUE for a user's workload (``--workload``)
 
     @classmethod
     def quick(cls) -> Settings:
         """A small matrix: under a minute on 2 cores."""
-        return cls(ranks=(2,), repeats=2, trials=1_000_000, size=(1000, 750), timeout=120.0)
+        return cls(ranks=(2,), repeats=2, plans=dict(QUICK_PLANS), timeout=120.0)
 
     def workload_params(self, workload: str) -> dict[str, Any]:
-        """The parameters of ``workload``'s plan in this session."""
-        if workload == "pi":
-            return {"trials": self.trials, "kernel": "python"}
-        if workload == "fractal":
-            height, width = self.size
-            return {"height": height, "width": width, "kernel": "numpy"}
-        from mpi_lab.workloads.contract import parse_params
-
-        return parse_params(self.params)
+        """The parameters of ``workload``'s plan in this session (none: its defaults)."""
+        return dict(self.plans.get(workload, {}))
 
     def workload_args(self, workload: str) -> list[str]:
         """The command line of one run (without backend and workers)."""
@@ -257,7 +257,7 @@ def run(settings: Settings, progress: Callable[[Sequence[Point]], Any] | None = 
     compare(results)
     return {
         "context": context(),
-        "settings": {**asdict(settings), "size": list(settings.size)},
+        "settings": asdict(settings),
         "results": [asdict(r) for r in results + skipped],
     }
 

@@ -140,14 +140,12 @@ def run(spec: str, params: tuple[str, ...], **run: Any) -> None:
     \b
     Examples:
       python -m mpi_lab run examples.primes --param limit=200000 --backend process-pool
-      mpiexec -n 4 python -m mpi_lab run examples.heat --schedule dynamic --json
+      mpiexec -n 2 python -m mpi_lab run examples.random_walk --json
 
     README, "Write your own workload", tells the optional hooks (NumPy, result layout, how
     to show the answer).
     """
-    from mpi_lab.workloads.contract import parse_params
-
-    _run(spec, parse_params(params), run)
+    _run(spec, params, run)
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -221,7 +219,7 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
         from mpi_lab.workloads.contract import parse_params
 
         Job.of(spec, parse_params(params)).plan()  # a bad spec or parameter fails here, once
-        changes["workloads"], changes["params"] = (spec,), params
+        changes["workloads"], changes["plans"] = (spec,), {spec: parse_params(params)}
     if backend_names:
         changes["backends"] = backend_names
     if workers_text:
@@ -270,10 +268,39 @@ def info(as_json: bool) -> None:
         click.echo("\n".join(info_lines(details)))
 
 
-def _run(spec: str, params: dict[str, Any], run: dict[str, Any],
+def _run(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any],
          output: str | None = None) -> None:
+    """Run a workload as the options say and print its report; on a failure, also what
+    ``--traceback`` and ``--json`` ask for. ``params``: a dict, or ``KEY=VALUE`` strings."""
+    try:
+        report = _report(spec, params, run, output)
+    except LabError as exc:
+        _failed(exc, run)
+        raise
+    if report is None:
+        return  # not rank 0: rank 0 reports for everyone
+    if output is not None:
+        from mpi_lab.output import save
+
+        save(report.answer.pixels, output)
+        report.extra["output"] = output
+    _print(report, run["as_json"])
+    if done := os.environ.get(DONE_FILE_ENV):
+        # For supervisors (scripts/hosts): proof that rank 0 finished, since mpiexec itself can
+        # exit 0 after losing a host.
+        from pathlib import Path
+
+        Path(done).touch()
+
+
+def _report(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any],
+            output: str | None) -> Any:
     from mpi_lab.mpi.launch import use_mpi
 
+    if isinstance(params, tuple):
+        from mpi_lab.workloads.contract import parse_params
+
+        params = parse_params(params)
     if run["start_method"] is not None:
         from mpi_lab.backends.process_pool import check_start_method
 
@@ -293,29 +320,11 @@ def _run(spec: str, params: dict[str, Any], run: dict[str, Any],
             from mpi_lab.output import check_output_path
 
             # The .npy file: the int32 pixels and a short header.
-            nbytes = params["height"] * params["width"] * 4 + 128 \
+            nbytes = job.params["height"] * job.params["width"] * 4 + 128 \
                 if output.endswith(".npy") else None
             check_output_path(output, nbytes)
 
-    try:
-        report = _compute(job, run, mpi, check)
-    except LabError as exc:
-        _failed(exc, run)
-        raise
-    if report is None:
-        return  # not rank 0: rank 0 reports for everyone
-    if output is not None:
-        from mpi_lab.output import save
-
-        save(report.answer.pixels, output)
-        report.extra["output"] = output
-    _print(report, run["as_json"])
-    if done := os.environ.get(DONE_FILE_ENV):
-        # For supervisors (scripts/hosts): proof that rank 0 finished, since mpiexec itself can
-        # exit 0 after losing a host.
-        from pathlib import Path
-
-        Path(done).touch()
+    return _compute(job, run, mpi, check)
 
 
 def _importable_here() -> None:
@@ -360,7 +369,7 @@ def _failed(exc: LabError, run: dict[str, Any]) -> None:
         return
     remote = getattr(exc, "remote_traceback", "")
     if run["show_traceback"] and remote:
-        click.echo(f"Traceback in the worker:\n{remote.rstrip()}", err=True)
+        click.echo(f"Traceback where it failed:\n{remote.rstrip()}", err=True)
     if run["as_json"]:
         import json
 

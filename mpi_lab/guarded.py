@@ -79,6 +79,29 @@ def _restore(paths: tuple[str, ...], kernel: bytes) -> Guarded:
     return Guarded(pickle.loads(kernel), paths)
 
 
+def probe(payload: bytes) -> str:
+    """Unpickle ``payload`` (a guarded kernel and an item) here: "" if it loads, else why not,
+    in a line. A worker that cannot unpickle its task may never report it (a subinterpreter
+    pool waits for ever), so this asks first."""
+    import pickle
+
+    try:
+        pickle.loads(payload)
+    except BaseException as exc:  # noqa: BLE001 - whatever it is, it is the answer
+        return f"{type(exc).__name__}: {one_line(str(exc))}"
+    return ""
+
+
+def one_line(text: str) -> str:
+    """The line of an error message that says most: NumPy's import error, for one, opens
+    with a banner and names the cause further down."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("Original error was:"):
+            return line.removeprefix("Original error was:").strip()[:200]
+    return lines[0][:200] if lines else ""
+
+
 def import_paths(kernel: Callable[[Any], Any]) -> tuple[str, ...]:
     """The ``sys.path`` folders that hold the top package of ``kernel``'s module (none for
     the lab's own kernels, which every worker imports already)."""

@@ -68,8 +68,10 @@ class Job:
         try:
             return self.workload.combined(results, self.params)
         except Exception as exc:
-            raise WorkerError(f"{self.name}: combine failed: {type(exc).__name__}: {exc}") \
-                from exc
+            import traceback
+
+            raise WorkerError(f"{self.name}: combine failed: {type(exc).__name__}: {exc}",
+                              traceback.format_exc()) from exc
 
     def in_main(self) -> bool:
         """The kernel is defined in ``__main__``: only in-process workers can call it."""
@@ -88,5 +90,8 @@ class Job:
         )
 
 
-def _module_of(kernel: Callable[[Any], Any]) -> str:
+def _module_of(kernel: Callable[..., Any]) -> str:
+    """The module a kernel comes from (through ``functools.partial`` wrappers)."""
+    while isinstance(getattr(kernel, "func", None), Callable):  # a partial: what it wraps
+        kernel = kernel.func  # type: ignore[attr-defined]
     return str(getattr(kernel, "__module__", None) or type(kernel).__module__)

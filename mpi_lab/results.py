@@ -50,7 +50,9 @@ def _same_type(format: str, typecode: str) -> bool:
 
 class Results(list[Any]):
     """The results, in plan order, that ``combine`` gets; with a layout, typed memoryviews,
-    and ``flat``: all of them back to back, one ``memoryview`` of the typecode."""
+    and ``flat``: all of them back to back, one ``memoryview`` of the typecode (joined on
+    demand, a copy, unless ``whole`` is set: the one buffer they already are, when they
+    were written in place)."""
 
     typecode: str | None = None
     whole: memoryview | None = None  # every result, back to back, when they are one buffer

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from mpi_lab import backends, faults, progress
-from mpi_lab.errors import KernelFailed, RemoteTraceback, WorkerError
+from mpi_lab.errors import ConfigError, KernelFailed, RemoteTraceback, WorkerError
 from mpi_lab.guarded import Guarded, import_paths
 from mpi_lab.jobs import Job
 from mpi_lab.report import RankReport, Report
@@ -79,6 +79,12 @@ def map_items(pool: Any, kernel: Guarded, tasks: Numbered, job: Job,
 
         if isinstance(exc, BrokenExecutor):  # e.g. BrokenProcessPool: a worker process died
             raise WorkerError(f"a worker process died: {exc}") from exc
+        if not pool.in_process and "pickle" in str(exc):  # on the way to a worker or back
+            raise ConfigError(
+                f"{job.name}: backend {pool.name!r} sends items and results between processes"
+                f" or interpreters, and these cannot be pickled ({type(exc).__name__}: {exc});"
+                " use an in-process backend (threads, thread-pool, asyncio)"
+            ) from exc
         raise
     if layout is None or kernel.slots is not None:
         return values
@@ -120,6 +126,21 @@ def slots(layout: Any, tasks: Numbered, into: memoryview) -> dict[int, memoryvie
     return views
 
 
+def _probe(pool: Any, job: Job, kernel: Guarded, task: tuple[int, Any]) -> None:
+    """Fail at once, saying why, if a subinterpreter cannot load the kernel or an item."""
+    import pickle
+
+    from mpi_lab.guarded import probe
+
+    (why,) = pool.map(probe, [pickle.dumps((kernel, task))])
+    if why:
+        raise ConfigError(
+            f"{job.name}: a subinterpreter cannot load its kernel or items ({why}); if its"
+            " module imports NumPy, say so (needs_numpy = True: auto then picks threads), or"
+            " choose another backend"
+        )
+
+
 def rank_kernel(job: Job, rank: int = 0) -> Guarded:
     """The job's kernel as this rank runs it: guarded, reachable from every worker, and
     faulty if a test asked for that."""
@@ -141,9 +162,13 @@ def run_share(job: Job, chunks: Iterable[Chunk], backend: str, workers: int, *,
     written: list[memoryview] = []
     with backends.create(backend, workers, start_method=start_method) as pool:
         kernel = rank_kernel(job, rank)
+        probed = pool.runs_numpy  # subinterpreter backends are probed before the first chunk
         in_place = pool.in_process and job.writes_in_place
         numpy = job.uses_numpy()
         for indices, items in chunks:
+            if not probed and len(items):
+                _probe(pool, job, kernel, (indices[0], items[0]))
+                probed = True
             into = buffer(result_bytes(job.layout, items), numpy) if in_place else None
             values.extend(map_items(pool, kernel, Numbered(indices, items), job, into))
             ranges.append(indices)

@@ -13,7 +13,8 @@ def report_lines(report: Report) -> list[str]:
     lines = [report.text()]
     why = f" (auto: {report.backend_why})" if report.backend_why else ""
     ranks = f", {report.ranks} ranks, {report.schedule} schedule" if report.ranks > 1 else ""
-    lines.append(f"backend {report.backend}{why}, {report.workers} workers{ranks}")
+    workers = f"{report.workers} worker{'s' if report.workers != 1 else ''}"
+    lines.append(f"backend {report.backend}{why}, {workers}{ranks}")
     if report.ranks > 1:
         lines.extend(rank_table([asdict(rank) for rank in report.per_rank]))
     if output := report.extra.get("output"):

@@ -51,7 +51,6 @@ def test_quick_bench_json_schema(quick_run):
     serial = [r for r in report["results"]
               if r["backend"] == "serial" and r["workers"] == 1 and r["ranks"] == 1]
     assert {r["workload"] for r in serial} == {"pi", "fractal"}
-    assert all(r["speedup"] == 1.0 for r in serial)  # each workload's baseline is itself
     assert any(r["ranks"] > 1 and r["status"] == "ok" for r in report["results"])
 
 
@@ -88,7 +87,7 @@ def test_unavailable_or_unfit_backends_are_listed_as_skipped(monkeypatch):
     assert bench.Point("pi", "threads", 1) not in points
     reasons = {(s.workload, s.backend): s.reason for s in skipped}
     assert reasons[("pi", "threads")] == "switched off in a test"
-    assert "subinterpreters" in reasons[("fractal", "interpreter-pool")]
+    assert "subinterpreter" in reasons[("fractal", "interpreter-pool")]
     assert bench.Point("pi", "auto", 1, 2) in points
 
 
@@ -124,3 +123,16 @@ def test_failed_point_says_how_its_process_ended(monkeypatch, code: str, reason:
     assert (result.status, result.reason) == ("failed", reason)
     # stderr is kept whole for the JSON; a signal or a bare exit code writes none.
     assert (reason in result.detail) == reason.startswith(("Error", "prterun"))
+
+
+def test_a_point_whose_answer_differs_from_serial_fails():
+    def point(backend: str, answer: str, seconds: float) -> bench.Measurement:
+        return bench.Measurement("pi", backend, 2 if backend != "serial" else 1, 1, "ok",
+                                 seconds=seconds, answer=answer)
+
+    results = [point("serial", '{"hits": 1}', 1.0), point("threads", '{"hits": 1}', 0.5),
+               point("process-pool", '{"hits": 2}', 0.4)]
+    bench.compare(results)
+    assert [r.status for r in results] == ["ok", "ok", "failed"]
+    assert results[1].speedup == pytest.approx(2.0)
+    assert "differs from serial's" in results[2].reason and results[2].speedup is None

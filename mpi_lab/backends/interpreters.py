@@ -16,6 +16,7 @@ from typing import Any
 from mpi_lab.backends import _subinterpreters
 from mpi_lab.backends._base import Availability, Backend, Done, Kernel, Layout, no_progress
 from mpi_lab.errors import KernelFailed
+from mpi_lab.guarded import one_line
 
 _WORKER_SCRIPT = (
     "from mpi_lab.backends._interpreter_worker import serve\n"
@@ -51,7 +52,7 @@ class InterpretersBackend(Backend):
                 try:
                     interp.exec(_WORKER_SCRIPT)
                 except Exception as exc:  # the loop itself failed, e.g. an import error
-                    results.put((-1, False, KernelFailed("a subinterpreter", str(exc))))
+                    results.put((-1, False, KernelFailed("a subinterpreter", one_line(str(exc)))))
 
             threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in interps]
             handed = self._hand_out(tasks, kernel, source, self.ahead)

@@ -56,7 +56,15 @@ def _fill_slot(where: tuple[str, int], offset: int, layout: tuple[str, int], ker
     """
     from mpi_lab.results import typed
 
-    encoded = typed(kernel(item), layout).cast("B")
+    result = kernel(item)
+    try:
+        encoded = typed(result, layout).cast("B")
+    except (TypeError, ValueError) as exc:
+        from mpi_lab.errors import KernelFailed
+        from mpi_lab.guarded import short_repr
+
+        raise KernelFailed(f"item {item[0]} ({short_repr(item[1])})",
+                           f"its result does not fit its result_layout: {exc}") from None
     end = offset + encoded.nbytes
     path, inode = where
     if path.startswith("/proc/"):

@@ -46,9 +46,8 @@ def _no_nagle() -> None:
     """Turn off Nagle's algorithm on this process's TCP sockets (the PMIx link to the launcher).
 
     PMIx sends two small requests back to back in ``MPI_Finalize``; with Nagle on, the second
-    waits for the launcher's delayed ACK of the first: 42 ms of every run here (Open MPI 5
-    wheel), 1-2 ms without. MPI's own TCP links already run without Nagle, so this changes
-    nothing else.
+    waits for the launcher's delayed ACK of the first (benchmarks/RESULTS.md, "Why the code
+    is as it is"). MPI's own TCP links already run without Nagle: nothing else changes.
     """
     import socket  # here, not at the top: --help imports this module and must stay fast
 

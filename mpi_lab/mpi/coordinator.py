@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mpi_lab import lifeline, progress
+from mpi_lab.backends import Choice
 from mpi_lab.backoff import Backoff
 from mpi_lab.errors import ConfigError, LabError
 from mpi_lab.jobs import Job
@@ -91,11 +92,12 @@ def _follow_launcher(rank: int) -> None:
                            before=mpi_comm.forget_launcher_files)
 
 
-def _fail_together(comm: Any, verdict: tuple[int, str] | None) -> None:
-    """Rank 0's verdict on the configuration, shared with every rank."""
+def _fail_together(comm: Any, verdict: tuple[Any, ...] | None) -> None:
+    """Rank 0's verdict (exit code, message, and maybe a traceback), shared with every rank:
+    all raise it together."""
     verdict = comm.bcast(verdict, root=ROOT)
     if verdict is not None:
-        raise RankFailed(verdict[1], verdict[0])
+        raise RankFailed(verdict[1], verdict[0], *verdict[2:])
 
 
 def run(
@@ -137,19 +139,7 @@ def run(
 
     count = workers if workers is not None else auto_workers(comm)
     most_workers = comm.allreduce(count, op=MPI.MAX)
-    plan: Sequence[Any] = []
-    choice = None
-    verdict = None
-    if rank == ROOT:
-        try:
-            if check is not None:
-                check()
-            plan = job.plan()
-            choice = resolve(job, backend, most_workers, start_method)
-        except LabError as exc:
-            verdict = (exc.exit_code, str(exc))
-    _fail_together(comm, verdict)
-    choice = comm.bcast(choice, root=ROOT)
+    plan, choice = _plan_on_root(comm, job, backend, most_workers, start_method, check)
 
     if schedule == "dynamic":
         from mpi_lab.mpi import dynamic
@@ -171,24 +161,56 @@ def run(
         raise RankFailed(message, code, remote)
 
     parts = _gather(comm, job, results, [o.nbytes for o in outcomes])
+    answer = None
+    verdict = None
+    if rank == ROOT:
+        try:
+            answer = job.combine(_in_plan_order(job, plan, outcomes, results, parts))
+        except LabError as exc:
+            verdict = (exc.exit_code, str(exc), getattr(exc, "remote_traceback", ""))
+    # Rank 0's combine may fail: every rank hears of it and exits with it.
+    idle_wait(comm)
+    _fail_together(comm, verdict)
     if rank != ROOT:
         return None
-    pieces = [(outcomes[0].ranges, results)]
-    for other, part in zip(outcomes[1:], parts[1:], strict=True):
-        if job.layout is not None:
-            part = unpack(part, (job.layout(item) for indices in other.ranges
-                                 for item in schedules.take(plan, indices)))
-        pieces.append((other.ranges, part))
-    if size == 1:
-        ordered = results  # already in plan order, maybe one buffer
-    else:
-        placed = in_plan_order(len(plan), pieces)
-        ordered = typed_results(placed, typecode(job, placed))
-    answer = job.combine(ordered)
     per_rank = [o.report for o in outcomes if o.report is not None]
     return Report.finished(
         job, answer, choice, schedule=schedule, started=started, per_rank=per_rank
     )
+
+
+def _plan_on_root(comm: Any, job: Job, backend: str, workers: int, start_method: str | None,
+                  check: Callable[[], Any] | None) -> tuple[Sequence[Any], Choice]:
+    """Rank 0 checks, plans and picks the backend; every rank learns the backend, or the
+    error, together. The plan stays on rank 0 (the others get their shares)."""
+    plan: Sequence[Any] = []
+    choice = None
+    verdict = None
+    if comm.Get_rank() == ROOT:
+        try:
+            if check is not None:
+                check()
+            plan = job.plan()
+            choice = resolve(job, backend, workers, start_method)
+        except LabError as exc:
+            verdict = (exc.exit_code, str(exc))
+    _fail_together(comm, verdict)
+    return plan, comm.bcast(choice, root=ROOT)
+
+
+def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome], results: Results,
+                   parts: list[Any]) -> Results:
+    """Every rank's results, in plan order (on rank 0): its own, and the others' parts."""
+    if len(outcomes) == 1:
+        return results  # already in plan order, maybe one buffer
+    pieces = [(outcomes[0].ranges, results)]
+    for other, part in zip(outcomes[1:], parts[1:], strict=True):
+        if job.layout is not None:
+            part = unpack(part, (job.layout(item) for indices in other.ranges  # noqa: PLW2901
+                                 for item in schedules.take(plan, indices)))
+        pieces.append((other.ranges, part))
+    placed = in_plan_order(len(plan), pieces)
+    return typed_results(placed, typecode(job, placed))
 
 
 def _static_share(job: Job, mine: Chunk, backend: str, workers: int,

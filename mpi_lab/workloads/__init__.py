@@ -1,4 +1,5 @@
-"""The two workloads of the seed: Monte Carlo π and the Mandelbrot fractal.
+"""The built-in workloads, the seed's two: Monte Carlo π and the Mandelbrot fractal, on the
+contract every workload follows (``contract``).
 
 Kernel modules stay free of module-level NumPy imports so that the pure-Python kernels can be
 imported inside subinterpreters, where NumPy cannot be loaded.

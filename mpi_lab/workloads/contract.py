@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from mpi_lab.errors import ConfigError
+from mpi_lab.errors import ConfigError, LabError
 from mpi_lab.mpi.schedules import SCHEDULES
 
 REQUIRED = ("plan", "kernel", "combine")
@@ -91,11 +91,14 @@ class Workload:
                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
     def make_plan(self, params: dict[str, Any]) -> Sequence[Any]:
-        """``plan(**params)``; a plan that rejects its parameters is a bad input (exit 2)."""
+        """``plan(**params)``; a plan that rejects its parameters is a bad input (exit 2), one
+        that fails otherwise is the workload's error (exit 1), named in one line."""
         try:
             items = self.plan(**params)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{self.name}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the user's plan failed
+            raise LabError(f"{self.name}: plan() failed: {type(exc).__name__}: {exc}") from exc
         if not isinstance(items, Sequence):
             raise ConfigError(f"{self.name}: plan() returned {type(items).__name__}, not a"
                               " sequence (a list, a tuple, or anything with len and indexing)")

@@ -122,8 +122,7 @@ def _scratch(size: int) -> tuple[np.ndarray, ...]:
     """This thread's working arrays for the NumPy kernel, grown as needed and then reused.
 
     Fresh arrays for every band cost a page fault per 4 KiB on first touch, and page faults of
-    several threads serialise in the kernel: with new buffers per band, two threads scaled
-    only 1.3x here; reusing them is what lets the bands run in parallel.
+    several threads serialise in the kernel: reusing them lets the bands run in parallel.
     """
     import numpy as np
 
@@ -173,8 +172,7 @@ def numpy_kernel(band: RowBand, out: np.ndarray | None = None) -> np.ndarray:
     pixels = out.reshape(size) if direct else wide[:size]
     for _ in range(band.maxiter):
         zs, cs, counts = z[:size], c[:size], survived[:size]
-        # z*z, not np.square: the same SIMD complex product bit for bit (NumPy's square *is*
-        # multiply(z, z)), but square held the GIL here: two threads scaled 1.36x, not 1.9x.
+        # z*z, not np.square: the same complex product bit for bit, but square holds the GIL.
         np.multiply(zs, zs, out=zs)
         np.add(zs, cs, out=zs)
         np.abs(zs, out=magnitude[:size])
