@@ -44,6 +44,20 @@ class Job:
         """Item -> (typecode, count) of its result, if the workload declares it."""
         return self.workload.result_layout
 
+    def slot_layout(self, travelling: bool = False) -> Callable[[Any], tuple[str, int]] | None:
+        """Item -> (typecode, count) of its result as this rank keeps it: in the layout's
+        narrower wire typecode (its optional third element) when the results travel to
+        another rank."""
+        layout = self.layout
+        if layout is None:
+            return None
+
+        def slot(item: Any) -> tuple[str, int]:
+            typecode, count, *wire = layout(item)
+            return (wire[0] if travelling and wire else typecode), count
+
+        return slot
+
     @property
     def writes_in_place(self) -> bool:
         """The kernel takes ``out``: in-process workers hand it its result's slot."""

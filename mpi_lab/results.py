@@ -21,6 +21,8 @@ def typed(result: Any, layout: Layout) -> memoryview:
     typecode, count = layout
     if isinstance(result, (int, float)) and count == 1:
         return memoryview(array(typecode, [result]))
+    if hasattr(result, "astype") and hasattr(result, "dtype"):  # NumPy: converted by NumPy
+        result = result.astype(typecode, copy=False).reshape(-1)
     try:
         view = memoryview(result)
     except TypeError:
@@ -63,8 +65,10 @@ class Results(list[Any]):
             raise AttributeError("flat: the workload declares no result_layout")
         if self.whole is not None:
             return self.whole
-        joined = b"".join(view.cast("B") for view in self)
-        return memoryview(joined).cast(self.typecode)
+        code = self.typecode
+        joined = b"".join((view if view.format == code else memoryview(array(code, view)))
+                          .cast("B") for view in self)  # wire-typed results widened
+        return memoryview(joined).cast(code)
 
 
 def results(values: Iterable[Any], typecode: str | None,

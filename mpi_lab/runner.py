@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from mpi_lab import backends, faults, progress
+from mpi_lab.backends._base import Backend  # every run needs it: loaded before the clock
 from mpi_lab.errors import ConfigError, KernelFailed, RemoteTraceback, WorkerError
 from mpi_lab.guarded import Guarded, import_paths
 from mpi_lab.jobs import Job
@@ -50,12 +51,13 @@ def resolve(job: Job, backend: str, workers: int, start_method: str | None) -> b
     """The backend for ``job``: what its kernels need (NumPy, or living in ``__main__``)."""
     choice = backends.resolve(backend, job.uses_numpy(), workers, start_method,
                               in_main=job.in_main(), workload=job.name)
-    job.check_reachable(choice.name, backends.backend_class(choice.name).in_process)
+    if job.in_main():  # only then: loading the backend's class costs time in the clock
+        job.check_reachable(choice.name, backends.backend_class(choice.name).in_process)
     return choice
 
 
-def map_items(pool: Any, kernel: Guarded, tasks: Numbered, job: Job,
-              into: memoryview | None = None) -> list[Any]:
+def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
+              into: memoryview | None = None, travelling: bool = False) -> list[Any]:
     """``pool.map`` with worker failures turned into ``WorkerError`` naming item and cause;
     the results are counted on this process's progress meter, and typed if the workload
     declares their layout. ``into``: a buffer for the results, back to back, which the
@@ -64,7 +66,7 @@ def map_items(pool: Any, kernel: Guarded, tasks: Numbered, job: Job,
         return []
     meter = progress.current()
     meter.plan(len(tasks))
-    layout = job.layout
+    layout = job.slot_layout(travelling)
     if into is not None:
         kernel = Guarded(kernel.kernel, kernel.paths, slots(layout, tasks, into))
     try:
@@ -126,7 +128,7 @@ def slots(layout: Any, tasks: Numbered, into: memoryview) -> dict[int, memoryvie
     return views
 
 
-def _probe(pool: Any, job: Job, kernel: Guarded, task: tuple[int, Any]) -> None:
+def _probe(pool: Backend, job: Job, kernel: Guarded, task: tuple[int, Any]) -> None:
     """Fail at once, saying why, if a subinterpreter cannot load the kernel or an item."""
     import pickle
 
@@ -148,10 +150,11 @@ def rank_kernel(job: Job, rank: int = 0) -> Guarded:
 
 
 def run_share(job: Job, chunks: Iterable[Chunk], backend: str, workers: int, *,
-              start_method: str | None = None, rank: int = 0,
+              start_method: str | None = None, rank: int = 0, travelling: bool = False,
               ) -> tuple[list[range], Results, RankReport]:
     """Map the kernel over every chunk this rank is given (its static share, or dynamic
     chunks as they come); its ranges and results, in the order it ran them, and its report.
+    ``travelling``: the results go to another rank (in the layout's wire typecode, if any).
 
     Where the kernel can write in place and the workers share this process, each chunk's
     results go back to back into one buffer: a single chunk's buffer is then ``whole``.
@@ -169,8 +172,10 @@ def run_share(job: Job, chunks: Iterable[Chunk], backend: str, workers: int, *,
             if not probed and len(items):
                 _probe(pool, job, kernel, (indices[0], items[0]))
                 probed = True
-            into = buffer(result_bytes(job.layout, items), numpy) if in_place else None
-            values.extend(map_items(pool, kernel, Numbered(indices, items), job, into))
+            into = buffer(result_bytes(job.slot_layout(travelling), items), numpy) \
+                if in_place else None
+            values.extend(map_items(pool, kernel, Numbered(indices, items), job, into,
+                                    travelling))
             ranges.append(indices)
             if into is not None:
                 written.append(into)

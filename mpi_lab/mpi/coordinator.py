@@ -206,7 +206,8 @@ def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome], resul
     pieces = [(outcomes[0].ranges, results)]
     for other, part in zip(outcomes[1:], parts[1:], strict=True):
         if job.layout is not None:
-            part = unpack(part, (job.layout(item) for indices in other.ranges  # noqa: PLW2901
+            layout = job.slot_layout(travelling=True)
+            part = unpack(part, (layout(item) for indices in other.ranges  # noqa: PLW2901
                                  for item in schedules.take(plan, indices)))
         pieces.append((other.ranges, part))
     placed = in_plan_order(len(plan), pieces)
@@ -217,7 +218,8 @@ def _static_share(job: Job, mine: Chunk, backend: str, workers: int,
                   start_method: str | None, rank: int) -> tuple[Outcome, list[Any]]:
     try:
         ranges, results, report = run_share(job, [mine], backend, workers,
-                                            start_method=start_method, rank=rank)
+                                            start_method=start_method, rank=rank,
+                                            travelling=rank != ROOT)
     except LabError as exc:
         return failed(rank, exc), []
     return succeeded(report, ranges, results, job.layout is not None), results

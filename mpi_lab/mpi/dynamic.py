@@ -92,7 +92,8 @@ def share(comm: Any, job: Job, plan: Sequence[Any], backend: str, workers: int,
     result: tuple[outcome.Outcome, list[Any]]
     try:
         ranges, results, report = run_share(job, chunks(), backend, workers,
-                                            start_method=start_method, rank=rank)
+                                            start_method=start_method, rank=rank,
+                                            travelling=rank != ROOT)
         result = outcome.succeeded(report, ranges, results, job.layout is not None), results
     except LabError as exc:
         # Tell rank 0 (and so every rank) to stop; drain its answer so no message is left.

@@ -20,7 +20,10 @@ Optional hooks say more (module attributes, or attributes of the object):
                        typed memoryviews with ``.flat``, every result back to back in plan
                        order. If ``kernel`` also takes ``out`` (``def kernel(item, out=None)``),
                        in-process workers (threads) pass it the result's slot, a typed
-                       memoryview, to write into: no result is copied
+                       memoryview, to write into: no result is copied. A third element,
+                       ``(typecode, count, wire)``, names a narrower typecode the values fit:
+                       results that go to another rank are made and sent in it (``combine``
+                       then gets views of both types)
     describe           answer -> dict: the answer's fields in JSON (default: the answer)
     show               answer -> str: the answer in one line of text (default: repr)
     default_schedule   "block" (the default), "cyclic" or "dynamic": how ranks share the plan
@@ -44,7 +47,7 @@ from mpi_lab.mpi.schedules import SCHEDULES
 
 REQUIRED = ("plan", "kernel", "combine")
 BUILTIN = {"pi": "mpi_lab.workloads.pi", "fractal": "mpi_lab.workloads.fractal"}
-Layout = tuple[str, int]
+Layout = tuple[str, ...]  # (typecode, count) or (typecode, count, wire typecode)
 
 
 @dataclass(frozen=True)

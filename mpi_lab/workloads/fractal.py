@@ -276,9 +276,11 @@ def kernel(band: RowBand, out: memoryview | None = None) -> Any:
     return None
 
 
-def result_layout(band: RowBand) -> tuple[str, int]:
-    """A band's pixels: the NumPy kernel's narrow wire type, the pure-Python kernel's int32."""
-    return (band.typecode if band.kernel == "numpy" else "i", band.rows * band.width)
+def result_layout(band: RowBand) -> tuple[str, ...]:
+    """A band's pixels: int32, as the answer (in place, nothing converted after); the NumPy
+    kernel's travel to rank 0 in the narrowest type that holds 0..maxiter."""
+    count = band.rows * band.width
+    return ("i", count, band.typecode) if band.kernel == "numpy" else ("i", count)
 
 
 def needs_numpy(kernel: str = "numpy", **_: object) -> bool:
@@ -291,7 +293,7 @@ def combine(results: list, height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WI
 
     whole = getattr(results, "whole", None)  # every band in one buffer already
     if whole is not None:
-        return Answer(np.asarray(whole).astype(np.int32).reshape(height, width))
+        return Answer(np.asarray(whole).astype(np.int32, copy=False).reshape(height, width))
     pixels = np.empty((height, width), dtype=np.int32)
     if results:
         np.concatenate([np.asarray(result).reshape(-1) for result in results],
