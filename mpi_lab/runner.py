@@ -165,7 +165,9 @@ def run_share(job: Job, chunks: Iterable[Chunk], backend: str, workers: int, *,
     written: list[memoryview] = []
     with backends.create(backend, workers, start_method=start_method) as pool:
         kernel = rank_kernel(job, rank)
-        probed = pool.runs_numpy  # subinterpreter backends are probed before the first chunk
+        # Subinterpreter backends are probed before the first chunk (the lab's own workloads
+        # are known to load there, and the probe would delay a second worker's start).
+        probed = pool.runs_numpy or kernel.kernel.__module__.startswith("mpi_lab.")
         in_place = pool.in_process and job.writes_in_place
         numpy = job.uses_numpy()
         for indices, items in chunks:
