@@ -46,4 +46,5 @@ def combine(results: list[int]) -> int:
 
 
 def show(answer: int, limit: int = 1_000_000) -> str:
+    """The count, in a line."""
     return f"{answer} primes below {limit}"

@@ -57,6 +57,7 @@ def kernel(batch: Batch, out: Any = None) -> Any:
 
 
 def result_layout(batch: Batch) -> tuple[str, int]:
+    """A batch's histogram: ``bins`` signed 64-bit counts."""
     return ("q", batch.bins)
 
 
@@ -71,9 +72,11 @@ def combine(results: list[Any], bins: int = 41) -> Any:
 
 
 def describe(answer: Any) -> dict[str, Any]:
+    """The histogram and how many walkers it counts, in JSON."""
     return {"histogram": [int(count) for count in answer], "walkers": int(answer.sum())}
 
 
 def show(answer: Any) -> str:
+    """Where most walkers ended, in a line."""
     peak = int(answer.argmax()) - len(answer) // 2
     return f"{int(answer.sum())} walkers; the most end in bin {peak:+d}: {int(answer.max())}"

@@ -49,9 +49,12 @@ def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "
     from mpi_lab.errors import ConfigError
     from mpi_lab.jobs import Job
     from mpi_lab.mpi.launch import use_mpi
+    from mpi_lab.mpi.schedules import SCHEDULES
 
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be None or at least 1 (got {workers})")
+    if schedule is not None and schedule not in SCHEDULES:
+        raise ConfigError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
     job = Job.of(workload, params)
     if use_mpi(mpi):
         from mpi_lab.mpi import coordinator

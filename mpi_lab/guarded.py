@@ -102,13 +102,19 @@ def one_line(text: str) -> str:
     return lines[0][:200] if lines else ""
 
 
+def module_of(kernel: Callable[..., Any]) -> str:
+    """The module a kernel comes from (through ``functools.partial`` wrappers)."""
+    while callable(getattr(kernel, "func", None)):  # a partial: what it wraps
+        kernel = kernel.func  # type: ignore[attr-defined]
+    return str(getattr(kernel, "__module__", None) or type(kernel).__module__)
+
+
 def import_paths(kernel: Callable[[Any], Any]) -> tuple[str, ...]:
     """The ``sys.path`` folders that hold the top package of ``kernel``'s module (none for
     the lab's own kernels, which every worker imports already)."""
     import os
 
-    module = getattr(kernel, "__module__", None) or type(kernel).__module__
-    top = module.partition(".")[0]
+    top = module_of(kernel).partition(".")[0]
     if top in ("mpi_lab", "__main__", "builtins"):
         return ()
     found = []

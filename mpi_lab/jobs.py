@@ -105,7 +105,6 @@ class Job:
 
 
 def _module_of(kernel: Callable[..., Any]) -> str:
-    """The module a kernel comes from (through ``functools.partial`` wrappers)."""
-    while isinstance(getattr(kernel, "func", None), Callable):  # a partial: what it wraps
-        kernel = kernel.func  # type: ignore[attr-defined]
-    return str(getattr(kernel, "__module__", None) or type(kernel).__module__)
+    from mpi_lab.guarded import module_of
+
+    return module_of(kernel)

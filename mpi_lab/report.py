@@ -94,13 +94,6 @@ class Report:
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as JSON holds them (what it cannot, as ``repr``)."""
-    import json
+    from mpi_lab.workloads.contract import jsonable
 
-    out = {}
-    for key, value in params.items():
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            value = repr(value)
-        out[key] = value
-    return out
+    return {key: jsonable(value) for key, value in params.items()}

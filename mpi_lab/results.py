@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import struct
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 Layout = tuple[str, int]
+
+
+def nbytes(layout: Layout) -> int:
+    """Bytes of a result of this (typecode, count)."""
+    typecode, count = layout
+    return count * array(typecode).itemsize
 
 
 def typed(result: Any, layout: Layout) -> memoryview:
@@ -90,15 +96,11 @@ def unpack(raw: memoryview, layouts: Iterable[Layout]) -> list[memoryview]:
     """``pack``'s bytes as typed views (no copy), one per layout."""
     views, at = [], 0
     raw = raw.cast("B")
-    for typecode, count in layouts:
-        size = count * array(typecode).itemsize
-        views.append(raw[at : at + size].cast(typecode))
+    for layout in layouts:
+        size = nbytes(layout)
+        views.append(raw[at : at + size].cast(layout[0]))
         at += size
     return views
-
-
-def layouts(layout: Callable[[Any], Layout], items: Iterable[Any]) -> list[Layout]:
-    return [layout(item) for item in items]
 
 
 def in_plan_order(count: int, pieces: Iterable[tuple[Sequence[range], Sequence[Any]]]) -> list[Any]:

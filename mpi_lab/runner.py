@@ -10,8 +10,9 @@ from typing import Any
 from mpi_lab import backends, faults, progress
 from mpi_lab.backends._base import Backend  # every run needs it: loaded before the clock
 from mpi_lab.errors import ConfigError, KernelFailed, RemoteTraceback, WorkerError
-from mpi_lab.guarded import Guarded, import_paths
+from mpi_lab.guarded import Guarded, import_paths, module_of
 from mpi_lab.jobs import Job
+from mpi_lab.placement import PlanSlots, back_to_back
 from mpi_lab.report import RankReport, Report
 from mpi_lab.results import Results, typed
 from mpi_lab.results import results as typed_results
@@ -57,18 +58,19 @@ def resolve(job: Job, backend: str, workers: int, start_method: str | None) -> b
 
 
 def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
-              into: memoryview | None = None, travelling: bool = False) -> list[Any]:
+              into: dict[int, memoryview] | None = None, travelling: bool = False) -> list[Any]:
     """``pool.map`` with worker failures turned into ``WorkerError`` naming item and cause;
     the results are counted on this process's progress meter, and typed if the workload
-    declares their layout. ``into``: a buffer for the results, back to back, which the
-    kernel writes into (in-process workers)."""
+    declares their layout. ``into``: each item's slot, which the kernel writes its result
+    into (in-process workers)."""
     if not tasks:
         return []
     meter = progress.current()
     meter.plan(len(tasks))
-    layout = job.slot_layout(travelling)
+    # Results that cross a process boundary anyway travel as narrow as the layout allows.
+    layout = job.slot_layout(travelling or not pool.in_process)
     if into is not None:
-        kernel = Guarded(kernel.kernel, kernel.paths, slots(layout, tasks, into))
+        kernel = Guarded(kernel.kernel, kernel.paths, into)
     try:
         values = pool.map(kernel, tasks, meter.advance,
                           layout=None if layout is None else lambda task: layout(task[1]))
@@ -97,37 +99,6 @@ def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
             from exc
 
 
-def result_bytes(layout: Any, items: Iterable[Any]) -> int:
-    """Bytes of the results of ``items``, as their layouts say."""
-    from array import array
-
-    return sum(count * array(typecode).itemsize for typecode, count in map(layout, items))
-
-
-def buffer(nbytes: int, numpy: bool) -> memoryview:
-    """Fresh memory for results. With NumPy loaded, its ``empty``: uninitialised, the kernel
-    writing it is what maps its pages (in huge pages where the system allows). A
-    ``bytearray`` (for pure Python) is cleared first, an extra pass over it."""
-    if numpy:
-        import numpy as np
-
-        return memoryview(np.empty(nbytes, dtype=np.uint8))
-    return memoryview(bytearray(nbytes))
-
-
-def slots(layout: Any, tasks: Numbered, into: memoryview) -> dict[int, memoryview]:
-    """Each item's slot in ``into``, one after another in the order of ``tasks``."""
-    from array import array
-
-    views, at = {}, 0
-    for index, item in tasks:
-        typecode, count = layout(item)
-        size = count * array(typecode).itemsize
-        views[index] = into[at : at + size].cast(typecode)
-        at += size
-    return views
-
-
 def _probe(pool: Backend, job: Job, kernel: Guarded, task: tuple[int, Any]) -> None:
     """Fail at once, saying why, if a subinterpreter cannot load the kernel or an item."""
     import pickle
@@ -151,48 +122,59 @@ def rank_kernel(job: Job, rank: int = 0) -> Guarded:
 
 def run_share(job: Job, chunks: Iterable[Chunk], backend: str, workers: int, *,
               start_method: str | None = None, rank: int = 0, travelling: bool = False,
+              plan_slots: PlanSlots | None = None,
               ) -> tuple[list[range], Results, RankReport]:
     """Map the kernel over every chunk this rank is given (its static share, or dynamic
     chunks as they come); its ranges and results, in the order it ran them, and its report.
-    ``travelling``: the results go to another rank (in the layout's wire typecode, if any).
 
-    Where the kernel can write in place and the workers share this process, each chunk's
-    results go back to back into one buffer: a single chunk's buffer is then ``whole``.
+    Where the kernel can write in place and the workers share this process, results go
+    into ``plan_slots`` (the whole plan's, for results that stay here), or else each
+    chunk's back to back into a buffer. ``travelling``: the results go to another rank, in
+    the layout's wire typecode if it has one.
     """
     started = time.perf_counter()
     ranges: list[range] = []
     values: list[Any] = []
-    written: list[memoryview] = []
     with backends.create(backend, workers, start_method=start_method) as pool:
         kernel = rank_kernel(job, rank)
         # Subinterpreter backends are probed before the first chunk (the lab's own workloads
         # are known to load there, and the probe would delay a second worker's start).
-        probed = pool.runs_numpy or kernel.kernel.__module__.startswith("mpi_lab.")
+        probed = pool.runs_numpy or module_of(kernel.kernel).startswith("mpi_lab.")
         in_place = pool.in_process and job.writes_in_place
         numpy = job.uses_numpy()
+        first = None
         for indices, items in chunks:
+            if first is None and len(items):
+                first = items[0]
             if not probed and len(items):
                 _probe(pool, job, kernel, (indices[0], items[0]))
                 probed = True
-            into = buffer(result_bytes(job.slot_layout(travelling), items), numpy) \
-                if in_place else None
-            values.extend(map_items(pool, kernel, Numbered(indices, items), job, into,
-                                    travelling))
+            tasks = Numbered(indices, items)
+            into = None
+            if in_place:
+                into = plan_slots.slots(indices) if plan_slots is not None else \
+                    back_to_back(job.slot_layout(travelling), tasks, numpy)
+            values.extend(map_items(pool, kernel, tasks, job, into, travelling))
             ranges.append(indices)
-            if into is not None:
-                written.append(into)
-    code = typecode(job, values)
-    whole = written[0].cast(code) if len(written) == 1 and code else None
     # The workers the backend really runs (serial has one, whatever was asked).
     report = RankReport.since(started, rank=rank, workers=pool.workers, items=len(values))
-    return ranges, typed_results(values, code, whole), report
+    return ranges, typed_results(values, typecode(job, first)), report
 
 
-def typecode(job: Job, results: Sequence[Any]) -> str | None:
-    """The typecode of laid-out results (that of the first), for ``Results.flat``."""
-    if job.layout is None or not results:
+def plan_slots(job: Job, plan: Sequence[Any]) -> PlanSlots | None:
+    """Slots for every result of ``plan``, if its kernel writes in place (used only where
+    the workers share this process)."""
+    if not job.writes_in_place:
         return None
-    return str(results[0].format)
+    return PlanSlots(job.slot_layout(travelling=False), plan, job.uses_numpy())
+
+
+def typecode(job: Job, item: Any) -> str | None:
+    """The typecode the layout declares for results (as of ``item``'s), for
+    ``Results.flat``."""
+    if job.layout is None or item is None:
+        return None
+    return str(job.layout(item)[0])
 
 
 def run_local(job: Job, backend: str = "auto", workers: int | None = None, *,
@@ -204,8 +186,9 @@ def run_local(job: Job, backend: str = "auto", workers: int | None = None, *,
     progress.start()
     started = time.perf_counter()
     plan = job.plan()
+    slots = plan_slots(job, plan)
     _, results, rank = run_share(job, [(range(len(plan)), plan)], choice.name, count,
-                                 start_method=start_method)
-    answer = job.combine(results)
+                                 start_method=start_method, plan_slots=slots)
+    answer = job.combine(slots.results() if slots is not None and slots.used else results)
     return Report.finished(job, answer, choice, schedule=None, started=started,
                            per_rank=[rank])

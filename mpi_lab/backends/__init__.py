@@ -94,7 +94,7 @@ def _resolve(name: str, numpy: bool, workers: int | None, in_main: bool,
         if numpy and not cls.runs_numpy:
             raise ConfigError(
                 f"backend {name!r} runs subinterpreters, which cannot import NumPy, and the"
-                f" kernels of {workload} need it (pi and fractal: --kernel python)"
+                f" kernels of {workload} need it"
             )
         return Choice(name)
     if workers == 1:

@@ -1,9 +1,9 @@
 """Implements the shared-memory backend: worker processes write results into shared blocks.
 
 Items go out in windows; each item of a window owns a slot, sized by the workload's
-``result_layout``, in one ``multiprocessing.shared_memory`` block made for that window: fractal
-rows land there as pixels of their wire type (one byte each at 20 iterations), π hit counts as
-int64. Only the slot's place crosses the process boundary. A workload without a layout has no
+``result_layout``, in one ``multiprocessing.shared_memory`` block made for that window, in the
+layout's wire typecode where it has one: fractal rows land there as one byte a pixel at 20
+iterations, π hit counts as int64. Only the slot's place crosses the process boundary. A workload without a layout has no
 slots to size: its results come back through the pool's pipe, as with ``process-pool``.
 
 The block's name is unlinked the moment it is made: the workers reach it through the
@@ -121,10 +121,10 @@ class SharedMemoryBackend(ProcessPoolBackend):
 
     def _map_window(self, kernel: Kernel, window: list[Any], done: Done,
                     layout: Layout) -> list[Any]:
-        from array import array
+        from mpi_lab.results import nbytes
 
         layouts = [layout(item) for item in window]
-        sizes = [count * array(typecode).itemsize for typecode, count in layouts]
+        sizes = [nbytes(each) for each in layouts]
         ends = list(itertools.accumulate(sizes))
         offsets = [0, *ends[:-1]]
         with _window_block(ends[-1]) as (block, where):

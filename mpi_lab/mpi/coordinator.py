@@ -19,19 +19,22 @@ from typing import Any
 from mpi_lab import lifeline, progress
 from mpi_lab.backends import Choice
 from mpi_lab.backoff import Backoff
-from mpi_lab.errors import ConfigError, LabError
+from mpi_lab.errors import ConfigError, LabError, RemoteTraceback, WorkerError
 from mpi_lab.jobs import Job
 from mpi_lab.mpi import ROOT, launch, schedules
 from mpi_lab.mpi import comm as mpi_comm
 from mpi_lab.mpi.outcome import Outcome, failed, succeeded, where
+from mpi_lab.placement import PlanSlots, buffer, one_buffer
 from mpi_lab.report import Report
 from mpi_lab.results import Results, in_plan_order, pack, unpack
 from mpi_lab.results import results as typed_results
-from mpi_lab.runner import Chunk, buffer, local_cores, resolve, run_share, typecode
+from mpi_lab.runner import Chunk, local_cores, plan_slots, resolve, run_share, typecode
 
 
 class RankFailed(LabError):
-    """A failure that every rank knows of and exits on together (no abort needed)."""
+    """A failure that every rank knows of and exits on together (no abort needed): raised
+    as ``RankConfigError`` (exit 2) or ``RankWorkerError`` (exit 1), so that scripts catch
+    it as ``ConfigError`` or ``WorkerError``, as without MPI."""
 
     agreed = True
 
@@ -39,6 +42,24 @@ class RankFailed(LabError):
         super().__init__(message)
         self.exit_code = exit_code
         self.remote_traceback = remote_traceback
+
+
+class RankConfigError(RankFailed, ConfigError):
+    """Bad input, found on rank 0 and shared: every rank exits 2."""
+
+
+class RankWorkerError(RankFailed, WorkerError):
+    """A failure of the work on some rank, shared: every rank exits with its code."""
+
+
+def rank_failed(message: str, exit_code: int, remote_traceback: str = "") -> RankFailed:
+    """The agreed failure to raise on every rank, chained to the worker's traceback if any
+    (as ``concurrent.futures`` chains ``_RemoteTraceback``)."""
+    cls = RankConfigError if exit_code == ConfigError.exit_code else RankWorkerError
+    error = cls(message, exit_code, remote_traceback)
+    if remote_traceback:
+        error.__cause__ = RemoteTraceback(remote_traceback)
+    return error
 
 
 def idle_wait(comm: Any) -> None:
@@ -97,7 +118,7 @@ def _fail_together(comm: Any, verdict: tuple[Any, ...] | None) -> None:
     all raise it together."""
     verdict = comm.bcast(verdict, root=ROOT)
     if verdict is not None:
-        raise RankFailed(verdict[1], verdict[0], *verdict[2:])
+        raise rank_failed(verdict[1], verdict[0], *verdict[2:])
 
 
 def run(
@@ -117,9 +138,9 @@ def run(
     schedule = schedule or job.default_schedule
     # The same arguments reach every rank, so every rank refuses these together.
     if schedule not in schedules.SCHEDULES:
-        raise RankFailed(f"unknown schedule {schedule!r}", ConfigError.exit_code)
+        raise rank_failed(f"unknown schedule {schedule!r}", ConfigError.exit_code)
     if start_method == "fork":
-        raise RankFailed(
+        raise rank_failed(
             "start method 'fork' is unsafe once MPI is initialised; use forkserver or spawn",
             ConfigError.exit_code,
         )
@@ -141,31 +162,34 @@ def run(
     most_workers = comm.allreduce(count, op=MPI.MAX)
     plan, choice = _plan_on_root(comm, job, backend, most_workers, start_method, check)
 
+    # Rank 0's results stay: in place (if they can be), at their places in the whole plan.
+    slots = plan_slots(job, plan) if rank == ROOT else None
     if schedule == "dynamic":
         from mpi_lab.mpi import dynamic
 
-        outcome, results = dynamic.share(comm, job, plan, choice.name, count, start_method)
+        outcome, results = dynamic.share(comm, job, plan, choice.name, count, start_method,
+                                         slots)
     else:
         shares = None
         if rank == ROOT:
             shares = [(indices, schedules.take(plan, indices))
                       for indices in schedules.split(len(plan), size, schedule)]
         outcome, results = _static_share(job, comm.scatter(shares, root=ROOT), choice.name,
-                                         count, start_method, rank)
+                                         count, start_method, rank, slots)
 
     idle_wait(comm)
     outcomes: list[Outcome] = comm.allgather(outcome)
     errors = [o.error for o in outcomes if o.error is not None]
     if errors:
         code, message, remote = errors[0]  # the lowest rank's
-        raise RankFailed(message, code, remote)
+        raise rank_failed(message, code, remote)
 
     parts = _gather(comm, job, results, [o.nbytes for o in outcomes])
     answer = None
     verdict = None
     if rank == ROOT:
         try:
-            answer = job.combine(_in_plan_order(job, plan, outcomes, results, parts))
+            answer = job.combine(_in_plan_order(job, plan, outcomes, results, parts, slots))
         except LabError as exc:
             verdict = (exc.exit_code, str(exc), getattr(exc, "remote_traceback", ""))
     # Rank 0's combine may fail: every rank hears of it and exits with it.
@@ -199,10 +223,17 @@ def _plan_on_root(comm: Any, job: Job, backend: str, workers: int, start_method:
 
 
 def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome], results: Results,
-                   parts: list[Any]) -> Results:
-    """Every rank's results, in plan order (on rank 0): its own, and the others' parts."""
-    if len(outcomes) == 1:
-        return results  # already in plan order, maybe one buffer
+                   parts: list[Any], slots: PlanSlots | None) -> Results:
+    """Every rank's results, in plan order (on rank 0): its own, and the others' parts (put
+    in their slots, where rank 0 wrote its own in place)."""
+    if slots is not None and slots.used:
+        layout = job.slot_layout(travelling=True)
+        for other, part in zip(outcomes[1:], parts[1:], strict=True):
+            indices = [index for indices in other.ranges for index in indices]
+            views = unpack(part, (layout(plan[index]) for index in indices))
+            for index, view in zip(indices, views, strict=True):
+                slots.put(index, view)
+        return slots.results()
     pieces = [(outcomes[0].ranges, results)]
     for other, part in zip(outcomes[1:], parts[1:], strict=True):
         if job.layout is not None:
@@ -211,15 +242,16 @@ def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome], resul
                                  for item in schedules.take(plan, indices)))
         pieces.append((other.ranges, part))
     placed = in_plan_order(len(plan), pieces)
-    return typed_results(placed, typecode(job, placed))
+    return typed_results(placed, typecode(job, plan[0] if len(plan) else None))
 
 
 def _static_share(job: Job, mine: Chunk, backend: str, workers: int,
-                  start_method: str | None, rank: int) -> tuple[Outcome, list[Any]]:
+                  start_method: str | None, rank: int, slots: PlanSlots | None,
+                  ) -> tuple[Outcome, list[Any]]:
     try:
         ranges, results, report = run_share(job, [mine], backend, workers,
                                             start_method=start_method, rank=rank,
-                                            travelling=rank != ROOT)
+                                            travelling=rank != ROOT, plan_slots=slots)
     except LabError as exc:
         return failed(rank, exc), []
     return succeeded(report, ranges, results, job.layout is not None), results
@@ -235,7 +267,8 @@ def _gather(comm: Any, job: Job, results: Results, nbytes: list[int]) -> list[An
 
     if rank != ROOT:
         # Results written in place are one buffer already: sent as they are.
-        sending = results.whole.cast("B") if results.whole is not None else pack(results)
+        sending = one_buffer(results)
+        sending = sending if sending is not None else pack(results)
         comm.Gatherv([sending, MPI.BYTE], None, root=ROOT)
         return []
     counts = [0, *nbytes[1:]]

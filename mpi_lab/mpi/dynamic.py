@@ -15,6 +15,7 @@ from mpi_lab.backoff import Backoff
 from mpi_lab.errors import LabError
 from mpi_lab.jobs import Job
 from mpi_lab.mpi import ROOT, outcome, schedules
+from mpi_lab.placement import PlanSlots
 from mpi_lab.runner import Chunk, run_share
 
 TAG_ASK = 71
@@ -61,7 +62,8 @@ def _serve(comm: Any, dispenser: _Dispenser, peers: int) -> None:
 
 
 def share(comm: Any, job: Job, plan: Sequence[Any], backend: str, workers: int,
-          start_method: str | None) -> tuple[outcome.Outcome, list[Any]]:
+          start_method: str | None, slots: PlanSlots | None = None,
+          ) -> tuple[outcome.Outcome, list[Any]]:
     """Compute chunks until rank 0 has none left; this rank's outcome and results."""
     rank, size = comm.Get_rank(), comm.Get_size()
     server = None
@@ -93,7 +95,7 @@ def share(comm: Any, job: Job, plan: Sequence[Any], backend: str, workers: int,
     try:
         ranges, results, report = run_share(job, chunks(), backend, workers,
                                             start_method=start_method, rank=rank,
-                                            travelling=rank != ROOT)
+                                            travelling=rank != ROOT, plan_slots=slots)
         result = outcome.succeeded(report, ranges, results, job.layout is not None), results
     except LabError as exc:
         # Tell rank 0 (and so every rank) to stop; drain its answer so no message is left.

@@ -36,9 +36,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -47,7 +46,7 @@ from mpi_lab.mpi.schedules import SCHEDULES
 
 REQUIRED = ("plan", "kernel", "combine")
 BUILTIN = {"pi": "mpi_lab.workloads.pi", "fractal": "mpi_lab.workloads.fractal"}
-Layout = tuple[str, ...]  # (typecode, count) or (typecode, count, wire typecode)
+Layout = tuple[str, int] | tuple[str, int, str]  # (typecode, count[, wire typecode])
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,6 @@ class Workload:
     describe: Callable[[Any], Any] | None = None
     show: Callable[[Any], str] | None = None
     default_schedule: str = "block"
-    source: Any = field(default=None, repr=False, compare=False)  # the module or object
 
     @property
     def kernel_takes_out(self) -> bool:
@@ -112,11 +110,7 @@ class Workload:
         value = self.describe(answer) if self.describe is not None else answer
         if hasattr(value, "_asdict"):  # a named tuple: its fields
             value = value._asdict()
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            return repr(value)
-        return value
+        return jsonable(value)
 
     def answer_text(self, answer: Any, params: dict[str, Any]) -> str:
         """The answer in a line of text: ``show``'s, or the answer's repr."""
@@ -127,6 +121,17 @@ class Workload:
     def combined(self, results: list[Any], params: dict[str, Any]) -> Any:
         """``combine(results)``, with the parameters it names."""
         return call(self.combine, (results,), params)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` if JSON can hold it, else its ``repr``."""
+    import json
+
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
 
 
 def call(fn: Callable[..., Any], args: tuple[Any, ...], params: dict[str, Any]) -> Any:
@@ -174,7 +179,6 @@ def load(target: Any) -> Workload:
         describe=getattr(source, "describe", None),
         show=getattr(source, "show", None),
         default_schedule=schedule,
-        source=source,
     )
 
 
@@ -186,7 +190,7 @@ def _resolve(spec: str) -> Any:
     try:
         module: ModuleType = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             raise ConfigError(
                 f"workload {spec!r}: no module named {exc.name!r} (it must be importable from"
                 " the current folder or PYTHONPATH)"

@@ -244,11 +244,13 @@ def plan(height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH, maxiter: int 
         raise ValueError(f"band rows must be greater than 0 (got {band_rows})")
     bands = plan_bands(height, width, maxiter, band_rows=band_rows,
                        arith=numpy_arith() if kernel == "python" else "", kernel=kernel)
-    _check_memory(height, width, result_layout(bands[0])[0])
+    typecode, _, *wire = result_layout(bands[0])
+    _check_memory(height, width, (wire or [typecode])[0])  # int32 here, the rest as sent
     return bands
 
 
 def _check_memory(height: int, width: int, typecode: str) -> None:
+    """Fail (ValueError: a bad input) if rank 0 cannot hold the answer and a result each."""
     from mpi_lab.memory import available_memory
 
     needed = height * width * (4 + array(typecode).itemsize)
@@ -284,6 +286,7 @@ def result_layout(band: RowBand) -> tuple[str, ...]:
 
 
 def needs_numpy(kernel: str = "numpy", **_: object) -> bool:
+    """Only the NumPy kernel imports NumPy (the python kernel runs in subinterpreters)."""
     return kernel == "numpy"
 
 
@@ -302,6 +305,7 @@ def combine(results: list, height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WI
 
 
 def describe(answer: Answer) -> dict[str, Any]:
+    """The fractal in JSON: the sum of its pixels and the SHA-256 of its int32 bytes."""
     import hashlib
 
     return {
@@ -312,6 +316,7 @@ def describe(answer: Answer) -> dict[str, Any]:
 
 def show(answer: Answer, height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH,
          maxiter: int = DEFAULT_MAXITER, kernel: str = "numpy", **_: object) -> str:
+    """Size, iterations, sum and the start of the digest, in a line."""
     fields = describe(answer)
     return (f"fractal {height}x{width}, {maxiter} iterations: sum {fields['checksum']},"
             f" sha256 {fields['sha256'][:16]}… (kernel {kernel})")

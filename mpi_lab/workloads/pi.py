@@ -126,6 +126,7 @@ def result_layout(block: PiBlock) -> tuple[str, int]:
 
 
 def needs_numpy(kernel: str = "python", **_: object) -> bool:
+    """Only the NumPy kernel imports NumPy."""
     return kernel == "numpy"
 
 
@@ -136,11 +137,13 @@ def combine(results: list, trials: int = DEFAULT_TRIALS) -> PiAnswer:
 
 
 def describe(answer: PiAnswer) -> dict:
+    """The answer's fields in JSON."""
     return {"hits": answer.hits, "estimate": answer.estimate}
 
 
 def show(answer: PiAnswer, trials: int = DEFAULT_TRIALS, seed: int = 0, kernel: str = "python",
          block_size: int = DEFAULT_BLOCK_SIZE) -> str:
+    """The estimate, with what it was drawn from."""
     return (f"pi ~ {answer.estimate:.7f}  ({answer.hits} hits of {trials} trials; seed {seed},"
             f" kernel {kernel}, block size {block_size})")
 
