@@ -87,12 +87,12 @@ class Measurement:
     samples: list[float] = field(default_factory=list)
     speedup: float | None = None
     efficiency: float | None = None
-    answer: str | None = None  # hits or sha256, compared with serial
+    answer: str | None = None  # the answer's JSON (a digest if long), compared with serial
     reason: str = ""
     detail: str = ""  # a failed run's stderr (its end), in the JSON only
 
 
-def unfit(settings: Settings, workload: str) -> Callable[[str], str]:
+def why_unfit(settings: Settings, workload: str) -> Callable[[str], str]:
     """Why a backend cannot run ``workload`` ("" if it can): its kernels need NumPy (which
     cannot load in a subinterpreter), or its items or kernel cannot be pickled (to reach
     other processes and interpreters)."""
@@ -128,7 +128,7 @@ def plan(settings: Settings) -> tuple[list[Point], list[Measurement]]:
     points: list[Point] = []
     skipped: list[Measurement] = []
     for workload in settings.workloads:
-        why_not = unfit(settings, workload)
+        why_not = why_unfit(settings, workload)
         points.append(Point(workload, "serial", 1))
         for name in settings.backends:
             if name == "serial":

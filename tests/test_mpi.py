@@ -11,6 +11,7 @@ import pytest
 from reference import fractal_job, pi_job, seed_fractal
 
 from mpi_lab import backends
+from mpi_lab.errors import ConfigError, WorkerError
 from mpi_lab.mpi import coordinator
 from mpi_lab.runner import run_local
 
@@ -102,3 +103,12 @@ def test_worker_failure_is_agreed_by_every_rank(comm, monkeypatch):
     with pytest.raises(coordinator.RankFailed, match=r"rank 1 on host .*InjectedFault") as info:
         coordinator.run(pi_job(trials=20_000, block_size=1_000), "thread-pool", 1, comm=comm)
     assert info.value.exit_code == 1
+    # Caught as without MPI, and chained to the worker's traceback.
+    assert isinstance(info.value, WorkerError)
+    assert "InjectedFault" in str(info.value.__cause__)
+
+
+def test_bad_input_is_a_config_error_on_every_rank(comm):
+    with pytest.raises(ConfigError, match="trials must be greater than 0") as info:
+        coordinator.run(pi_job(trials=0), "serial", 1, comm=comm)
+    assert info.value.exit_code == 2 and info.value.agreed

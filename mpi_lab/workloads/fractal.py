@@ -61,7 +61,7 @@ class RowBand:
         return self.stop - self.start
 
     @property
-    def typecode(self) -> str:
+    def wire_typecode(self) -> str:
         return wire_typecode(self.maxiter)
 
 
@@ -282,7 +282,7 @@ def result_layout(band: RowBand) -> tuple[str, ...]:
     """A band's pixels: int32, as the answer (in place, nothing converted after); the NumPy
     kernel's travel to rank 0 in the narrowest type that holds 0..maxiter."""
     count = band.rows * band.width
-    return ("i", count, band.typecode) if band.kernel == "numpy" else ("i", count)
+    return ("i", count, band.wire_typecode) if band.kernel == "numpy" else ("i", count)
 
 
 def needs_numpy(kernel: str = "numpy", **_: object) -> bool:
