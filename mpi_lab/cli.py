@@ -240,7 +240,8 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
         with bar as shown:
             yield from shown
 
-    report = lab_bench.run(settings, progress)
+    # A bar only on a terminal: piped or logged, stderr stays free of its lines.
+    report = lab_bench.run(settings, progress if sys.stderr.isatty() else None)
     context = report["context"]
     click.echo(f"Python {context['python']} (GIL {'on' if context['gil'] else 'off'}), "
                f"{context['cpus']} CPUs, MPI: {context['mpi']}, {context['date']}")

@@ -27,6 +27,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
 def test_quick_bench_writes_every_file(quick_run):
     done, out = quick_run
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # not a terminal: no progress bar, no stray line
     assert sorted(p.name for p in out.iterdir()) == [
         "results.csv", "results.json", "results.md", "speedup.png"]
     assert "| pi | serial | 1 | 1 |" in done.stdout
