@@ -215,10 +215,10 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
     if workloads:
         changes["workloads"] = workloads
     if spec:
-        from mpi_lab.jobs import Job
         from mpi_lab.workloads.contract import parse_params
 
-        Job.of(spec, parse_params(params)).plan()  # a bad spec or parameter fails here, once
+        # A bad spec or parameter fails as the run starts (bench.why_unfit plans it), before
+        # any point is measured.
         changes["workloads"], changes["plans"] = (spec,), {spec: parse_params(params)}
     if backend_names:
         changes["backends"] = backend_names

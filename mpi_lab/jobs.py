@@ -6,6 +6,7 @@ answer from all results in plan order; they never ask which workload it is.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,13 +59,18 @@ class Job:
 
         return slot
 
-    @property
+    @functools.cached_property  # asked on every run and chunk; inspects a signature
     def writes_in_place(self) -> bool:
         """The kernel takes ``out``: in-process workers hand it its result's slot."""
         return self.layout is not None and self.workload.kernel_takes_out
 
-    def uses_numpy(self) -> bool:
+    @functools.cached_property
+    def _numpy(self) -> bool:
         return self.workload.uses_numpy(self.params)
+
+    def uses_numpy(self) -> bool:
+        """The kernels import NumPy (asked of the workload once)."""
+        return self._numpy
 
     def preload(self) -> None:
         """Import NumPy if the kernels need it, so that start-up is not counted as compute."""

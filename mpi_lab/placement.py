@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from mpi_lab.results import Results, nbytes, results
+from mpi_lab.results import Results, places, results
 
 Slot = Callable[[Any], tuple[str, int]]  # item -> (typecode, count)
 
@@ -28,19 +28,13 @@ def buffer(nbytes: int, numpy: bool) -> memoryview:
     return memoryview(bytearray(nbytes))
 
 
-def back_to_back(layout: Slot, tasks: Iterable[tuple[int, Any]], numpy: bool,
+def back_to_back(layout: Slot, tasks: Sequence[tuple[int, Any]], numpy: bool,
                  ) -> dict[int, memoryview]:
     """Each item's slot in one new buffer, one after another in the order of ``tasks``."""
-    places = []
-    at = 0
-    for index, item in tasks:
-        typecode, count = layout(item)
-        size = nbytes((typecode, count))
-        places.append((index, typecode, at, size))
-        at += size
-    memory = buffer(at, numpy)
+    found, total = places(layout(item) for _, item in tasks)
+    memory = buffer(total, numpy)
     return {index: memory[start : start + size].cast(typecode)
-            for index, typecode, start, size in places}
+            for (index, _), (typecode, start, size) in zip(tasks, found, strict=True)}
 
 
 def one_buffer(views: Sequence[memoryview]) -> memoryview | None:
@@ -58,14 +52,7 @@ class PlanSlots:
     """A slot for every result of a plan, in plan order, in one buffer made when first used."""
 
     def __init__(self, layout: Slot, plan: Sequence[Any], numpy: bool) -> None:
-        self._places: list[tuple[str, int, int]] = []  # typecode, start, size
-        at = 0
-        for item in plan:
-            typecode, count = layout(item)
-            size = nbytes((typecode, count))
-            self._places.append((typecode, at, size))
-            at += size
-        self._nbytes = at
+        self._places, self._nbytes = places(map(layout, plan))
         self._numpy = numpy
         self._memory: memoryview | None = None
 

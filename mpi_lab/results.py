@@ -22,6 +22,19 @@ def nbytes(layout: Layout) -> int:
     return count * array(typecode).itemsize
 
 
+Place = tuple[str, int, int]  # typecode, first byte, bytes
+
+
+def places(layouts: Iterable[Layout]) -> tuple[list[Place], int]:
+    """Where results of these layouts go, back to back in one buffer, and its size."""
+    found, at = [], 0
+    for layout in layouts:
+        size = nbytes(layout)
+        found.append((layout[0], at, size))
+        at += size
+    return found, at
+
+
 def typed(result: Any, layout: Layout) -> memoryview:
     """``result`` as ``count`` numbers of ``typecode``, without a copy where it already is."""
     typecode, count = layout
@@ -94,13 +107,9 @@ def pack(views: Sequence[memoryview]) -> bytes:
 
 def unpack(raw: memoryview, layouts: Iterable[Layout]) -> list[memoryview]:
     """``pack``'s bytes as typed views (no copy), one per layout."""
-    views, at = [], 0
     raw = raw.cast("B")
-    for layout in layouts:
-        size = nbytes(layout)
-        views.append(raw[at : at + size].cast(layout[0]))
-        at += size
-    return views
+    return [raw[start : start + size].cast(typecode)
+            for typecode, start, size in places(layouts)[0]]
 
 
 def in_plan_order(count: int, pieces: Iterable[tuple[Sequence[range], Sequence[Any]]]) -> list[Any]:

@@ -50,9 +50,10 @@ class Numbered(Sequence[tuple[int, Any]]):
 
 def resolve(job: Job, backend: str, workers: int, start_method: str | None) -> backends.Choice:
     """The backend for ``job``: what its kernels need (NumPy, or living in ``__main__``)."""
+    in_main = job.in_main()
     choice = backends.resolve(backend, job.uses_numpy(), workers, start_method,
-                              in_main=job.in_main(), workload=job.name)
-    if job.in_main():  # only then: loading the backend's class costs time in the clock
+                              in_main=in_main, workload=job.name)
+    if in_main:  # only then: loading the backend's class costs time in the clock
         job.check_reachable(choice.name, backends.backend_class(choice.name).in_process)
     return choice
 

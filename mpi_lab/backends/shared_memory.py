@@ -3,8 +3,9 @@
 Items go out in windows; each item of a window owns a slot, sized by the workload's
 ``result_layout``, in one ``multiprocessing.shared_memory`` block made for that window, in the
 layout's wire typecode where it has one: fractal rows land there as one byte a pixel at 20
-iterations, π hit counts as int64. Only the slot's place crosses the process boundary. A workload without a layout has no
-slots to size: its results come back through the pool's pipe, as with ``process-pool``.
+iterations, π hit counts as int64. Only the slot's place crosses the process boundary. A
+workload without a layout has no slots to size: its results come back through the pool's pipe,
+as with ``process-pool``.
 
 The block's name is unlinked the moment it is made: the workers reach it through the
 creator's open descriptor (``/proc/PID/fd/N``, Linux), and the memory lives until the last
@@ -121,17 +122,14 @@ class SharedMemoryBackend(ProcessPoolBackend):
 
     def _map_window(self, kernel: Kernel, window: list[Any], done: Done,
                     layout: Layout) -> list[Any]:
-        from mpi_lab.results import nbytes
+        from mpi_lab.results import places
 
         layouts = [layout(item) for item in window]
-        sizes = [nbytes(each) for each in layouts]
-        ends = list(itertools.accumulate(sizes))
-        offsets = [0, *ends[:-1]]
-        with _window_block(ends[-1]) as (block, where):
-            stream(lambda slot: self.submit(_fill_slot, where, slot[0], slot[1], kernel, slot[2]),
-                   zip(offsets, layouts, window, strict=True), len(window), done)
+        slots, total = places(layouts)
+        with _window_block(total) as (block, where):
+            stream(lambda slot: self.submit(_fill_slot, where, slot[0][1], slot[1], kernel,
+                                            slot[2]),
+                   zip(slots, layouts, window, strict=True), len(window), done)
             # copied: nothing refers to the block once the window is read
-            return [
-                memoryview(bytes(block.buf[offset : offset + size])).cast(typecode)
-                for (typecode, _), offset, size in zip(layouts, offsets, sizes, strict=True)
-            ]
+            return [memoryview(bytes(block.buf[start : start + size])).cast(typecode)
+                    for typecode, start, size in slots]

@@ -226,21 +226,19 @@ def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome], resul
                    parts: list[Any], slots: PlanSlots | None) -> Results:
     """Every rank's results, in plan order (on rank 0): its own, and the others' parts (put
     in their slots, where rank 0 wrote its own in place)."""
+    layout = job.slot_layout(travelling=True)
+    others = []
+    for other, part in zip(outcomes[1:], parts[1:], strict=True):
+        indices = [index for indices in other.ranges for index in indices]
+        if layout is not None:  # the bytes it sent, as one typed view per result
+            part = unpack(part, (layout(plan[index]) for index in indices))  # noqa: PLW2901
+        others.append((other.ranges, indices, part))
     if slots is not None and slots.used:
-        layout = job.slot_layout(travelling=True)
-        for other, part in zip(outcomes[1:], parts[1:], strict=True):
-            indices = [index for indices in other.ranges for index in indices]
-            views = unpack(part, (layout(plan[index]) for index in indices))
+        for _, indices, views in others:
             for index, view in zip(indices, views, strict=True):
                 slots.put(index, view)
         return slots.results()
-    pieces = [(outcomes[0].ranges, results)]
-    for other, part in zip(outcomes[1:], parts[1:], strict=True):
-        if job.layout is not None:
-            layout = job.slot_layout(travelling=True)
-            part = unpack(part, (layout(item) for indices in other.ranges  # noqa: PLW2901
-                                 for item in schedules.take(plan, indices)))
-        pieces.append((other.ranges, part))
+    pieces = [(outcomes[0].ranges, results), *((ranges, part) for ranges, _, part in others)]
     placed = in_plan_order(len(plan), pieces)
     return typed_results(placed, typecode(job, plan[0] if len(plan) else None))
 
