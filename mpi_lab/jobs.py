@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mpi_lab.errors import ConfigError
+from mpi_lab.guarded import module_of
 from mpi_lab.workloads.contract import Layout, Workload, load
 
 
@@ -95,7 +96,7 @@ class Job:
 
     def in_main(self) -> bool:
         """The kernel is defined in ``__main__``: only in-process workers can call it."""
-        return _module_of(self.kernel) == "__main__"
+        return module_of(self.kernel) == "__main__"
 
     def check_reachable(self, backend: str, in_process: bool) -> None:
         """Refuse a kernel from ``__main__`` for workers in other processes or interpreters:
@@ -108,9 +109,3 @@ class Job:
             " plan, kernel and combine into a module (mywork.py) and pass 'mywork', or use an"
             " in-process backend (serial, threads, thread-pool, asyncio)"
         )
-
-
-def _module_of(kernel: Callable[..., Any]) -> str:
-    from mpi_lab.guarded import module_of
-
-    return module_of(kernel)
