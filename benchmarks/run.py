@@ -133,6 +133,20 @@ def measures() -> list[Measure]:
                 lab_two_ranks,
                 lambda: run(mpi(3, [PY, "-m", "mpi4py.futures", REFS, "futures-pi"]), wall=True),
                 "> 1.0", True, same("hits")),
+        # Live progress: the reporter threads, rank 0's line, and MPI_THREAD_MULTIPLE, which
+        # they need (without progress a static run asks only for FUNNELED).
+        *(
+            Measure(f"{what}, mpiexec -n 2: --progress vs --no-progress (seconds)",
+                    lambda args=args: run(mpi(2, lab(*args, "--progress"))),
+                    lambda args=args: run(mpi(2, lab(*args, "--no-progress"))),
+                    "<= 1.01", False, same(key))
+            for what, args, key in (
+                ("pi 10M python kernel", [*pi_args, "--workers", "1"], "hits"),
+                ("fractal", ["fractal", "--workers", "1"], "sha256"),
+                ("pi 10M python kernel, dynamic", [*pi_args, "--workers", "1", "--schedule",
+                                                   "dynamic"], "hits"),
+            )
+        ),
         Measure("pi 10M, interpreter-pool 2 workers vs own serial",
                 lambda: run(lab(*pi_args, "--backend", "interpreter-pool", "--workers", "2",
                                 "--no-mpi")),

@@ -34,13 +34,15 @@ def __getattr__(name: str) -> Any:
 
 def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "auto",
         workers: int | None = None, schedule: str | None = None,
-        start_method: str | None = None, mpi: bool | None = None) -> Report | None:
+        start_method: str | None = None, mpi: bool | None = None,
+        progress: bool = False) -> Report | None:
     """Run ``workload`` with ``params`` (for its ``plan``) through ``backend`` with
     ``workers`` (None: one per core, shared by the ranks of a node).
 
     ``workload``: ``"module"`` or ``"module:name"``, a module, or an object with ``plan``,
     ``kernel`` and ``combine``. ``schedule`` (block, cyclic, dynamic) splits the plan across
     MPI ranks; ``mpi=None`` runs across ranks only when started by ``mpiexec``/``srun``.
+    ``progress=True`` shows items done, rate and time left live on stderr (rank 0's).
     Returns the ``Report`` (``answer``, ``seconds``, ``backend``, ``per_rank``, ...), or None
     on ranks other than 0. Raises ``mpi_lab.errors.ConfigError`` for bad input (a kernel in
     ``__main__`` with process or subinterpreter workers, say) and ``WorkerError`` when a
@@ -60,7 +62,7 @@ def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "
         from mpi_lab.mpi import coordinator
 
         return coordinator.run(job, backend, workers, start_method=start_method,
-                               schedule=schedule)
+                               schedule=schedule, progress=progress)
     from mpi_lab.runner import run_local
 
-    return run_local(job, backend, workers, start_method=start_method)
+    return run_local(job, backend, workers, start_method=start_method, progress=progress)

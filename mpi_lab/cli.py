@@ -68,6 +68,12 @@ def common_options(func: Any) -> Any:
             " against hung or unreachable ranks.",
         ),
         click.option(
+            "--progress/--no-progress", default=None,
+            help="Show items done, rate, time left (and ranks working) live on stderr"
+            " [default: when stderr is a terminal; under mpiexec, rank 0's is not: ask]. A"
+            " line redrawn on a terminal, else a line each second, less often after a minute.",
+        ),
+        click.option(
             "--mpi/--no-mpi", "mpi", default=None,
             help="Run across MPI ranks [default: only when started by mpiexec/mpirun/srun].",
         ),
@@ -337,6 +343,9 @@ def _importable_here() -> None:
 
 def _compute(job: Any, run: dict[str, Any], mpi: bool, check: Any) -> Any:
     """The report (None on ranks other than 0), within the deadline if there is one."""
+    from mpi_lab.liveline import wanted
+
+    progress = wanted(run["progress"])
     with contextlib.ExitStack() as guards:
         if run["deadline"] is not None:
             from mpi_lab.endings import deadline
@@ -354,11 +363,13 @@ def _compute(job: Any, run: dict[str, Any], mpi: bool, check: Any) -> Any:
             from mpi_lab.mpi import coordinator
 
             return coordinator.run(job, run["backend"], run["workers"], check=check,
-                                   start_method=run["start_method"], schedule=run["schedule"])
+                                   start_method=run["start_method"], schedule=run["schedule"],
+                                   progress=progress)
         from mpi_lab.runner import run_local
 
         check()
-        return run_local(job, run["backend"], run["workers"], start_method=run["start_method"])
+        return run_local(job, run["backend"], run["workers"], start_method=run["start_method"],
+                         progress=progress)
 
 
 def _failed(exc: LabError, run: dict[str, Any]) -> None:

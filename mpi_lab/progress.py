@@ -1,13 +1,26 @@
 """How far this process has got: items done of items planned.
 
 The backends count each result as it comes back, so a run that is interrupted or passes its
-deadline can say how much it had done (and a progress display can show it while it runs).
+deadline can say how much it had done, and the live line (``liveline``) can show it while it
+runs.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a run is: items done of ``total`` (0: not planned yet); under MPI, ranks still
+    working of ``ranks``."""
+
+    done: int
+    total: int
+    working: int | None = None
+    ranks: int | None = None
 
 
 class Meter:
@@ -28,6 +41,11 @@ class Meter:
     def advance(self, count: int = 1) -> None:
         with self._lock:
             self.done += count
+
+    def status(self) -> Status:
+        """Items done and planned so far in this process."""
+        with self._lock:
+            return Status(self.done, self.total)
 
     def summary(self) -> str:
         """``with 12 of 100 items done``, or under MPI ``rank 3 had done 12 of its 100 items``."""

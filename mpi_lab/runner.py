@@ -7,7 +7,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from mpi_lab import backends, faults, progress
+from mpi_lab import backends, faults
+from mpi_lab import progress as lab_progress
 from mpi_lab.backends._base import Backend  # every run needs it: loaded before the clock
 from mpi_lab.errors import ConfigError, KernelFailed, RemoteTraceback, WorkerError
 from mpi_lab.guarded import Guarded, import_paths, module_of
@@ -66,7 +67,7 @@ def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
     into (in-process workers)."""
     if not tasks:
         return []
-    meter = progress.current()
+    meter = lab_progress.current()
     meter.plan(len(tasks))
     # Results that cross a process boundary anyway travel as narrow as the layout allows.
     layout = job.slot_layout(travelling or not pool.in_process)
@@ -179,17 +180,27 @@ def typecode(job: Job, item: Any) -> str | None:
 
 
 def run_local(job: Job, backend: str = "auto", workers: int | None = None, *,
-              start_method: str | None = None) -> Report:
-    """Run ``job`` in this process with one backend; ``workers=None`` means one per core."""
+              start_method: str | None = None, progress: bool = False) -> Report:
+    """Run ``job`` in this process with one backend; ``workers=None`` means one per core.
+    ``progress``: show it live on stderr (``liveline``)."""
+    from mpi_lab import liveline
+
     count = local_cores() if workers is None else workers
     choice = resolve(job, backend, count, start_method)
     job.preload()
-    progress.start()
+    meter = lab_progress.start()
+    planned = 0  # the line's total from the plan on, before the workers have started
+
+    def status() -> lab_progress.Status:
+        return lab_progress.Status(meter.done, planned)
+
     started = time.perf_counter()
-    plan = job.plan()
-    slots = plan_slots(job, plan)
-    _, results, rank = run_share(job, [(range(len(plan)), plan)], choice.name, count,
-                                 start_method=start_method, plan_slots=slots)
+    with liveline.shown(job.name, status, progress):
+        plan = job.plan()
+        planned = len(plan)
+        slots = plan_slots(job, plan)
+        _, results, rank = run_share(job, [(range(len(plan)), plan)], choice.name, count,
+                                     start_method=start_method, plan_slots=slots)
     answer = job.combine(slots.results() if slots is not None and slots.used else results)
     return Report.finished(job, answer, choice, schedule=None, started=started,
                            per_rank=[rank])

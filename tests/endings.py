@@ -83,6 +83,7 @@ class Case:
     trials: int | None = None  # None: LONG_TRIALS, or SHORT_TRIALS for success/worker-exception
     deadline: float = DEADLINE
     hung: bool = False  # every kernel hangs (MPI_LAB_FAULT=hang): nothing may wait for one
+    progress: bool = False  # --progress: reporter threads on every rank, rank 0's line
 
     def __post_init__(self) -> None:
         if self.ending not in ENDINGS:
@@ -109,7 +110,8 @@ class Case:
     @property
     def name(self) -> str:
         where = "local" if self.ranks is None else f"mpiexec-n{self.ranks}"
-        return f"{where} {self.backend} {self.ending}{' hung' if self.hung else ''}"
+        return (f"{where} {self.backend} {self.ending}{' hung' if self.hung else ''}"
+                f"{' progress' if self.progress else ''}")
 
     @property
     def id(self) -> str:  # for pytest ids
@@ -120,6 +122,8 @@ class Case:
                 "--backend", self.backend, "--workers", str(self.worker_count)]
         if self.ending == "deadline":
             args += ["--deadline", f"{self.deadline:g}"]
+        if self.progress:
+            args.append("--progress")
         return args
 
 

@@ -112,3 +112,63 @@ def test_bad_input_is_a_config_error_on_every_rank(comm):
     with pytest.raises(ConfigError, match="trials must be greater than 0") as info:
         coordinator.run(pi_job(trials=0), "serial", 1, comm=comm)
     assert info.value.exit_code == 2 and info.value.agreed
+
+
+def _progress_left(comm) -> bool:
+    """A progress report not received by rank 0 (on rank 0; False elsewhere), on every rank."""
+    from mpi4py import MPI
+
+    from mpi_lab.mpi import tally
+
+    comm.Barrier()
+    left = comm.Get_rank() == 0 and comm.Iprobe(source=MPI.ANY_SOURCE, tag=tally.TAG)
+    return shared(comm, left)
+
+
+def test_reports_reach_rank_0_while_the_ranks_work(comm):
+    import time
+
+    from mpi_lab import progress
+    from mpi_lab.mpi import tally
+
+    rank, size = comm.Get_rank(), comm.Get_size()
+    meter = progress.start(f"rank {rank}")
+    collector = tally.Collector(comm, total=5 * size) if rank == 0 else None
+    seen = []
+    with tally.reporting(comm, True) as reporter:
+        meter.plan(5)
+        for _ in range(5):  # each rank's items, at a known pace
+            time.sleep(0.3)
+            meter.advance()
+            if collector is not None:
+                seen.append(collector.poll().done)
+    sent = comm.gather(reporter.sent if reporter is not None else 0, root=0)
+    final = None
+    if collector is not None:
+        collector.drain(sent)
+        final = collector.status()
+    seen, final = shared(comm, seen), shared(comm, final)
+    assert final.done == 5 * size and final.working == 1  # every rank but 0 said it finished
+    # before rank 0's last item, it had heard of the others' items too
+    assert size == 1 or max(seen[:-1]) > 4
+    assert not _progress_left(comm)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_a_run_with_progress_answers_alike_and_leaves_no_report_behind(comm, schedule: str,
+                                                                       capfd):
+    job = pi_job(trials=60_000, block_size=1_000, seed=3)
+    report = coordinator.run(job, "serial", 1, schedule=schedule, comm=comm, progress=True)
+    hits = shared(comm, report.answer.hits if report else None)
+    assert hits == run_local(job, "serial", 1).answer.hits
+    assert not _progress_left(comm)
+    lines = shared(comm, capfd.readouterr().err if comm.Get_rank() == 0 else None)
+    assert "60 of 60 items (100%)" in lines and f"0 of {comm.Get_size()} ranks" in lines
+
+
+def test_a_failed_run_with_progress_leaves_no_report_behind(comm, monkeypatch):
+    monkeypatch.setenv("MPI_LAB_FAULT", "raise@1")
+    with pytest.raises(coordinator.RankFailed):
+        coordinator.run(pi_job(trials=20_000, block_size=1_000), "serial", 1, comm=comm,
+                        progress=True)
+    assert not _progress_left(comm)

@@ -9,6 +9,7 @@ every rank learns of any failure at the same point and all exit with the same co
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import os
@@ -16,15 +17,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mpi_lab import lifeline, progress
+from mpi_lab import lifeline, liveline
+from mpi_lab import progress as progress_meter
 from mpi_lab.backends import Choice
 from mpi_lab.backoff import Backoff
 from mpi_lab.errors import ConfigError, LabError, RemoteTraceback, WorkerError
 from mpi_lab.jobs import Job
-from mpi_lab.mpi import ROOT, launch, schedules
+from mpi_lab.mpi import ROOT, launch, schedules, tally
 from mpi_lab.mpi import comm as mpi_comm
 from mpi_lab.mpi.outcome import Outcome, failed, succeeded, where
 from mpi_lab.placement import PlanSlots, buffer, one_buffer
+from mpi_lab.progress import Status
 from mpi_lab.report import Report
 from mpi_lab.results import Results, in_plan_order, pack, unpack
 from mpi_lab.results import results as typed_results
@@ -130,10 +133,12 @@ def run(
     schedule: str | None = None,
     comm: Any = None,
     check: Callable[[], Any] | None = None,
+    progress: bool = False,
 ) -> Report | None:
     """Run ``job`` on every rank of ``comm``; the report on rank 0, None elsewhere.
 
     ``check`` runs on rank 0 only, with the plan (e.g. that the output folder exists there).
+    ``progress``: rank 0 shows every rank's progress live on stderr (``liveline``).
     """
     schedule = schedule or job.default_schedule
     # The same arguments reach every rank, so every rank refuses these together.
@@ -145,44 +150,45 @@ def run(
             ConfigError.exit_code,
         )
     comm = comm if comm is not None else mpi_comm.world(
-        "multiple" if schedule == "dynamic" else "funneled"
+        "multiple" if schedule == "dynamic" or progress else "funneled"
     )
-    rank, size = comm.Get_rank(), comm.Get_size()
+    rank = comm.Get_rank()
     _follow_launcher(rank)
     job.preload()
-    progress.start(f"rank {rank}")
+    progress_meter.start(f"rank {rank}")
     # The clock starts once every rank is up: rank 0 waiting for a late starter in its first
     # collective is start-up, not compute.
     idle_wait(comm)
     started = time.perf_counter()
 
-    from mpi4py import MPI
-
     count = workers if workers is not None else auto_workers(comm)
-    most_workers = comm.allreduce(count, op=MPI.MAX)
-    plan, choice = _plan_on_root(comm, job, backend, most_workers, start_method, check)
+    most_workers, shown = agree(comm, count, progress, progress and _multiple())
+    collector = tally.Collector(comm) if shown and rank == ROOT else None
+    with liveline.shown(job.name, collector.poll if collector else _nothing,
+                        collector is not None) as line:
+        plan, choice = _plan_on_root(comm, job, backend, most_workers, start_method, check)
+        if collector is not None:
+            collector.total = len(plan)
 
-    # Rank 0's results stay: in place (if they can be), at their places in the whole plan.
-    slots = plan_slots(job, plan) if rank == ROOT else None
-    if schedule == "dynamic":
-        from mpi_lab.mpi import dynamic
+        # Rank 0's results stay: in place (if they can be), at their places in the whole plan.
+        slots = plan_slots(job, plan) if rank == ROOT else None
+        with tally.reporting(comm, shown) as reporter:
+            outcome, results = _share(comm, job, plan, schedule, choice.name, count,
+                                      start_method, slots)
+        if collector is not None:
+            collector.finished[ROOT] = True
+        elif reporter is not None:
+            outcome = dataclasses.replace(outcome, reports=reporter.sent)
 
-        outcome, results = dynamic.share(comm, job, plan, choice.name, count, start_method,
-                                         slots)
-    else:
-        shares = None
-        if rank == ROOT:
-            shares = [(indices, schedules.take(plan, indices))
-                      for indices in schedules.split(len(plan), size, schedule)]
-        outcome, results = _static_share(job, comm.scatter(shares, root=ROOT), choice.name,
-                                         count, start_method, rank, slots)
-
-    idle_wait(comm)
-    outcomes: list[Outcome] = comm.allgather(outcome)
-    errors = [o.error for o in outcomes if o.error is not None]
-    if errors:
-        code, message, remote = errors[0]  # the lowest rank's
-        raise rank_failed(message, code, remote)
+        idle_wait(comm)
+        outcomes: list[Outcome] = comm.allgather(outcome)
+        if line is not None and collector is not None:
+            line.stop()  # the reports still in flight come next, on this thread
+            collector.drain([o.reports for o in outcomes])
+        errors = [o.error for o in outcomes if o.error is not None]
+        if errors:
+            code, message, remote = errors[0]  # the lowest rank's
+            raise rank_failed(message, code, remote)
 
     parts = _gather(comm, job, results, [o.nbytes for o in outcomes])
     answer = None
@@ -201,6 +207,24 @@ def run(
     return Report.finished(
         job, answer, choice, schedule=schedule, started=started, per_rank=per_rank
     )
+
+
+def agree(comm: Any, workers: int, progress: bool, able: bool) -> tuple[int, bool]:
+    """The most workers any rank runs, and whether progress is shown: as rank 0 wants it
+    (``progress``), if every rank is ``able`` to report it."""
+    wishes = comm.allgather((workers, progress, able))
+    return max(w for w, _, _ in wishes), wishes[ROOT][1] and all(a for _, _, a in wishes)
+
+
+def _multiple() -> bool:
+    """MPI runs with ``MPI_THREAD_MULTIPLE`` (threads may call it beside the main thread)."""
+    from mpi4py import MPI
+
+    return bool(MPI.Query_thread() >= MPI.THREAD_MULTIPLE)
+
+
+def _nothing() -> Status:
+    return Status(0, 0)
 
 
 def _plan_on_root(comm: Any, job: Job, backend: str, workers: int, start_method: str | None,
@@ -241,6 +265,24 @@ def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome], resul
     pieces = [(outcomes[0].ranges, results), *((ranges, part) for ranges, _, part in others)]
     placed = in_plan_order(len(plan), pieces)
     return typed_results(placed, typecode(job, plan[0] if len(plan) else None))
+
+
+def _share(comm: Any, job: Job, plan: Sequence[Any], schedule: str, backend: str,
+           workers: int, start_method: str | None, slots: PlanSlots | None,
+           ) -> tuple[Outcome, list[Any]]:
+    """This rank's share of ``plan`` (on rank 0; the others get theirs from it) as
+    ``schedule`` hands it out: its outcome and results."""
+    if schedule == "dynamic":
+        from mpi_lab.mpi import dynamic
+
+        return dynamic.share(comm, job, plan, backend, workers, start_method, slots)
+    rank = comm.Get_rank()
+    shares = None
+    if rank == ROOT:
+        shares = [(indices, schedules.take(plan, indices))
+                  for indices in schedules.split(len(plan), comm.Get_size(), schedule)]
+    return _static_share(job, comm.scatter(shares, root=ROOT), backend, workers, start_method,
+                         rank, slots)
 
 
 def _static_share(job: Job, mine: Chunk, backend: str, workers: int,

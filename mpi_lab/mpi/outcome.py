@@ -16,12 +16,14 @@ Failure = tuple[int, str, str]
 @dataclass(frozen=True)
 class Outcome:
     """What a rank tells the others after its share: its report, or what went wrong; the
-    plan's index ranges it ran, in its order; the bytes of results it sends by Gatherv."""
+    plan's index ranges it ran, in its order; the bytes of results it sends by Gatherv; the
+    progress reports it sent rank 0 (``tally``)."""
 
     report: RankReport | None
     error: Failure | None = None
     ranges: list[range] = field(default_factory=list)
     nbytes: int = 0
+    reports: int = 0
 
 
 def where(rank: int) -> str:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from mpi_lab import liveline
 from mpi_lab.endings import DEADLINE_EXIT
 from mpi_lab.mpi import comm
 from mpi_lab.mpi.launch import env_rank, launcher_parent
@@ -55,6 +56,7 @@ def _expire(seconds: float) -> None:
         why = "stuck in a call that does not return: a hung or unreachable rank?"
     else:
         where, why = "", "a kernel that does not return?"
+    liveline.end_line()
     sys.stderr.write(
         f"Error: {where}the run was still not over {LATE:g} s after its deadline of"
         f" {seconds:g} s ({why}); ending it\n"
