@@ -57,6 +57,17 @@ def duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def pace(per_second: float) -> str:
+    """``1,234 items/s``, ``12.5 items/s``, ``3 items/min``, ``2.5 items/h``."""
+    if per_second >= 100:
+        return f"{per_second:,.0f} items/s"
+    if per_second >= 1:
+        return f"{per_second:.3g} items/s"
+    if per_second >= 1 / 60:
+        return f"{per_second * 60:.3g} items/min"
+    return f"{per_second * 3600:.3g} items/h"
+
+
 class Rate:
     """Items per second over the last ``RATE_WINDOW`` seconds of samples."""
 
@@ -90,7 +101,7 @@ def describe(label: str, status: Status, rate: float | None, *, bar: bool = Fals
     else:
         parts.append(f"{status.done:,} items (planning)")
     if rate:
-        parts.append(f"{rate:,.3g} items/s" if rate < 1000 else f"{rate:,.0f} items/s")
+        parts.append(pace(rate))
         if status.total and status.done < status.total:
             parts.append(f"{duration((status.total - status.done) / rate)} left")
     if status.ranks is not None:

@@ -62,6 +62,11 @@ def test_describe_says_done_total_percent_rate_time_left_and_ranks():
     assert bar.startswith("pi [##########----------] 50 of 100 items (50%)")
 
 
+def test_pace_reads_without_exponents_from_fast_to_slow():
+    assert [liveline.pace(r) for r in (12_345.6, 999.9, 12.34, 0.5, 0.001)] == [
+        "12,346 items/s", "1,000 items/s", "12.3 items/s", "30 items/min", "3.6 items/h"]
+
+
 def test_duration_reads_as_a_person_would_say_it():
     assert [duration(s) for s in (0.44, 12, 245, 7380)] == [
         "0.4 s", "12 s", "4 min 05 s", "2 h 03 min"]
@@ -185,6 +190,13 @@ def test_terminal_shows_a_live_line_that_reaches_100_percent(backend: str):
     final = screen.text.split(ERASE)[-1]
     assert final.startswith("wl_slow [####################] 40 of 40 items (100%)")
     assert "\n" in final  # the line is ended before the report
+
+
+def test_a_narrow_terminal_gets_a_line_that_does_not_wrap():
+    screen = terminal.run(slow(20), cwd=TESTS, env=clean_env(), columns=40)
+    assert screen.code == 0
+    frames = [text.split("\r\n")[0] for _, text in screen.frames()]
+    assert frames and max(len(frame) for frame in frames) < 40
 
 
 def test_no_progress_on_a_terminal_when_told():
