@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import shutil
 import sys
 import threading
@@ -129,7 +130,8 @@ class LiveLine:
         self.lines = 0  # lines written (without a terminal) or redraws (on one)
         self._next = self.started + (TERMINAL_EVERY if self.terminal else log_gap(0))
         self._drawn = False  # something is on the terminal's line, not yet ended
-        self._lock = threading.Lock()
+        self._broken = False  # a draw failed: the thread only samples the source from then on
+        self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -140,21 +142,25 @@ class LiveLine:
 
     def _run(self) -> None:
         while not self._stop.wait(TERMINAL_EVERY):
+            if self._broken:
+                self.source()  # under MPI, sampling is receiving: the ranks' reports go on
+                continue
             try:
                 self.tick()
             except Exception:  # noqa: BLE001 - a line that cannot be drawn must not end the run
-                return
+                self._broken = True
 
     def tick(self) -> None:
         """Sample the source; draw or write a line if one is due."""
         status = self.source()
-        now = self.clock()
-        self.rate.add(now, status.done)
-        if now < self._next:
-            return
-        elapsed = now - self.started
-        self._next = now + (TERMINAL_EVERY if self.terminal else log_gap(elapsed))
-        self._write(status, end=False)
+        with self._lock:
+            now = self.clock()
+            self.rate.add(now, status.done)
+            if now < self._next:
+                return
+            elapsed = now - self.started
+            self._next = now + (TERMINAL_EVERY if self.terminal else log_gap(elapsed))
+            self._write(status, end=False)
 
     def stop(self) -> None:
         """No more ticks (the thread has ended when this returns)."""
@@ -163,11 +169,16 @@ class LiveLine:
             self._thread.join(timeout=2)
 
     def finish(self) -> None:
-        """Draw the final line, and end it."""
-        self.stop()
-        status = self.source()
-        self.rate.add(self.clock(), status.done)
-        self._write(status, end=True)
+        """Draw the final line, and end it (or, if the run ends meanwhile, clear it)."""
+        try:
+            self.stop()
+            status = self.source()
+            with self._lock:
+                self.rate.add(self.clock(), status.done)
+                self._write(status, end=True)
+        except BaseException:
+            self.end_line()
+            raise
 
     def abandon(self) -> None:
         """Stop; on a terminal, clear the line (an error or an ending message comes next)."""
@@ -192,9 +203,16 @@ class LiveLine:
             if not self.terminal:
                 self._put(f"[{duration(self.clock() - self.started)}] {text}\n")
                 return
-            width = shutil.get_terminal_size().columns - 1  # never wrap: \r redraws one line
+            width = self._columns() - 1  # never wrap: \r redraws one line
             self._put(ERASE + text[:width] + ("\n" if end else ""))
             self._drawn = not end
+
+    def _columns(self) -> int:
+        """The width of the terminal the line is on (stderr's, whatever stdout is)."""
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):
+            return shutil.get_terminal_size().columns
 
     def _put(self, text: str) -> None:
         with contextlib.suppress(OSError, ValueError):  # a closed or broken stderr: no line
@@ -212,19 +230,19 @@ def _is_terminal(stream: TextIO) -> bool:
 _shown: list[LiveLine] = []  # the line being drawn in this process, if any
 
 
-def end_line() -> None:
-    """Clear the progress line, if one is drawn, before writing another message (for threads
-    that write while the run goes on, e.g. the deadline's backstop)."""
+def abandon() -> None:
+    """Stop the progress line and clear it, if one is drawn, before writing another message
+    (for threads that write while the run goes on, e.g. the deadline's backstop)."""
     for line in _shown[:]:  # a copy: the main thread may remove it meanwhile
-        line.end_line()
+        line.abandon()
 
 
 @contextlib.contextmanager
-def shown(label: str, source: Source, on: bool, stream: TextIO | None = None,
+def shown(label: str, source: Source | None, stream: TextIO | None = None,
           ) -> Iterator[LiveLine | None]:
-    """Within the block, a live line (if ``on``); at the end, the final line if the block
-    finished, or a cleared line if it raised."""
-    if not on:
+    """Within the block, a live line of ``source`` (none if None); at the end, the final
+    line if the block finished, or a cleared line if it raised."""
+    if source is None:
         yield None
         return
     line = LiveLine(label, source, stream).start()

@@ -195,7 +195,7 @@ def run_local(job: Job, backend: str = "auto", workers: int | None = None, *,
         return lab_progress.Status(meter.done, planned)
 
     started = time.perf_counter()
-    with liveline.shown(job.name, status, progress):
+    with liveline.shown(job.name, status if progress else None):
         plan = job.plan()
         planned = len(plan)
         slots = plan_slots(job, plan)

@@ -41,9 +41,9 @@ class Screen:
 
 def run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
         timeout: float = 60, pipe_stdout: bool = False,
-        signal_at: tuple[float, int] | None = None, columns: int = 200) -> Screen:
+        signal_on: tuple[str, int] | None = None, columns: int = 200) -> Screen:
     """Run ``cmd`` in its own session on a new terminal ``columns`` wide; send
-    ``signal_at = (seconds, signum)`` to its process group if given."""
+    ``signal_on = (text, signum)`` to its process group once ``text`` has been written."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     started = time.monotonic()
@@ -58,9 +58,9 @@ def run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None =
             now = time.monotonic() - started
             if now > timeout:
                 raise TimeoutError(f"{cmd} still running after {timeout} s:\n{screen.text}")
-            if signal_at is not None and now >= signal_at[0]:
-                os.killpg(proc.pid, signal_at[1])
-                signal_at = None
+            if signal_on is not None and signal_on[0] in screen.text:
+                os.killpg(proc.pid, signal_on[1])
+                signal_on = None
             ready, _, _ = select.select([master], [], [], 0.05)
             if not ready:
                 continue

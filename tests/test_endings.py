@@ -65,9 +65,11 @@ LOCAL_CASES = [Case(ending, backend) for backend in backends.NAMES for ending in
 HUNG_CASES = [Case(ending, backend, hung=True) for backend in backends.NAMES
               for ending in ("sigterm", "deadline")]
 PROMPT = 1.5  # seconds: from the signal, or past the deadline, to the end
+
 # With live progress, threads on every rank are sending and receiving while the run ends.
 PROGRESS_CASES = [Case(ending, "serial", ranks=2, progress=True) for ending in MPI_ENDINGS] + [
     Case(ending, "process-pool", progress=True) for ending in LOCAL_ENDINGS]
+
 
 def check(outcome: Outcome) -> None:
     """The case did what EXPECTED says, and left no process, no /dev/shm entry and no folder
@@ -122,8 +124,6 @@ def test_hung_kernels_do_not_hold_the_end(case: Case):
     check(outcome)
     late = outcome.seconds - (case.deadline if case.ending == "deadline" else 0)
     assert late < PROMPT, f"ended {late:.1f} s late\n{outcome.describe()}"
-
-
 
 
 @pytest.mark.timeout(CASE_TIMEOUT)

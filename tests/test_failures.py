@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 from procs import lab, shm_segments, wait_session_empty
@@ -83,8 +85,42 @@ def test_ctrl_c_mid_run_cleans_up(backend: str):
         _, err = proc.communicate(timeout=20)
     except Exception:
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()  # reaped, its pipes closed: no ResourceWarning in a later test
         raise
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1].startswith("Interrupted (SIGINT) after"), err
     assert wait_session_empty(proc.pid) == []
     assert shm_segments() <= before
+
+
+def _big_result(size: int) -> bytes:
+    return b"x" * size
+
+
+def _sending(pid: int) -> bool:
+    try:
+        return "pipe_write" in Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs Linux /proc")
+def test_abandon_ends_a_pool_whose_worker_died_sending_a_result():
+    """A worker killed while it writes a result larger than the pipe leaves part of it there:
+    ending the pool must not wait forever for the rest (Ctrl-C hung so, under load)."""
+    from mpi_lab.backends.process_pool import _workers
+
+    pool = backends.create("process-pool", 1)
+    pool.start()
+    try:
+        (worker,) = _workers(pool._executor)
+        pool.submit(_big_result, 256 * 2**20)
+        deadline = time.monotonic() + 30
+        while not _sending(worker.pid) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        assert _sending(worker.pid), "the worker never blocked writing its result"
+    finally:
+        ended = threading.Thread(target=pool.abandon, daemon=True)
+        ended.start()
+        ended.join(timeout=20)
+    assert not ended.is_alive(), "abandon hung on the result half sent"

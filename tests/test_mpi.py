@@ -135,6 +135,7 @@ def test_reports_reach_rank_0_while_the_ranks_work(comm):
     meter = progress.start(f"rank {rank}")
     collector = tally.Collector(comm, total=5 * size) if rank == 0 else None
     seen = []
+    comm.Barrier()  # every rank starts its items together
     with tally.reporting(comm, True) as reporter:
         meter.plan(5)
         for _ in range(5):  # each rank's items, at a known pace
@@ -167,8 +168,17 @@ def test_a_run_with_progress_answers_alike_and_leaves_no_report_behind(comm, sch
 
 
 def test_a_failed_run_with_progress_leaves_no_report_behind(comm, monkeypatch):
+    from mpi_lab.mpi import tally
+
+    drained = []
+    drain = tally.Collector.drain
+    monkeypatch.setattr(tally.Collector, "drain",
+                        lambda self, sent: (drained.append(sent), drain(self, sent)))
     monkeypatch.setenv("MPI_LAB_FAULT", "raise@1")
     with pytest.raises(coordinator.RankFailed):
         coordinator.run(pi_job(trials=20_000, block_size=1_000), "serial", 1, comm=comm,
                         progress=True)
+    # every other rank, the failed one too, sent at least its last report, all received
+    drained = shared(comm, drained)
+    assert len(drained) == 1 and all(count >= 1 for count in drained[0][1:])
     assert not _progress_left(comm)

@@ -131,12 +131,16 @@ def test_finish_reaches_the_final_count():
 
 def test_shown_draws_nothing_when_off_and_clears_on_an_error():
     stream = io.StringIO()
-    with liveline.shown("job", lambda: Status(1, 2), False, stream) as line:
+    with liveline.shown("job", None, stream) as line:
         assert line is None
     assert stream.getvalue() == ""
-    with pytest.raises(KeyError), liveline.shown("job", lambda: Status(1, 2), True, stream):
+    with liveline.shown("job", lambda: Status(2, 2), stream):
+        pass
+    assert counts(stream.getvalue()) == (2, 2)
+    stream = io.StringIO()
+    with pytest.raises(KeyError), liveline.shown("job", lambda: Status(1, 2), stream):
         raise KeyError
-    assert "100%" not in stream.getvalue()
+    assert stream.getvalue() == ""  # no last line for a run that failed
 
 
 def test_default_is_on_only_for_a_terminal():
@@ -193,7 +197,9 @@ def test_terminal_shows_a_live_line_that_reaches_100_percent(backend: str):
 
 
 def test_a_narrow_terminal_gets_a_line_that_does_not_wrap():
-    screen = terminal.run(slow(20), cwd=TESTS, env=clean_env(), columns=40)
+    # stdout elsewhere (a file, a pipe): the width is stderr's terminal's
+    screen = terminal.run(slow(20, "--json"), cwd=TESTS, env=clean_env(), columns=40,
+                          pipe_stdout=True)
     assert screen.code == 0
     frames = [text.split("\r\n")[0] for _, text in screen.frames()]
     assert frames and max(len(frame) for frame in frames) < 40
@@ -232,6 +238,7 @@ def test_a_failure_clears_the_line_for_the_error():
     screen = terminal.run(slow(60, "--param", "fail_at=25", "--backend", "threads"),
                           cwd=TESTS, env=clean_env())
     assert screen.code == 1
+    assert ERASE in screen.text  # a line was drawn before the failure
     after = screen.text.split(ERASE)[-1]
     assert after.startswith("Error: ") and "item 25" in after, screen.text
     assert "100%" not in screen.text
@@ -239,8 +246,9 @@ def test_a_failure_clears_the_line_for_the_error():
 
 def test_an_interrupt_clears_the_line_for_its_message():
     screen = terminal.run(slow(100), cwd=TESTS, env=clean_env(),
-                          signal_at=(1.5, signal.SIGINT))
+                          signal_on=(" items (", signal.SIGINT))
     assert screen.code == 130, screen.text
+    assert ERASE in screen.text
     assert screen.text.split(ERASE)[-1].startswith("Interrupted (SIGINT)")
 
 
@@ -254,10 +262,10 @@ def mpi_env() -> dict[str, str]:
     return clean_env(launcher.launcher_env())
 
 
-@pytest.mark.parametrize("schedule", ["block", "dynamic"])
+@pytest.mark.parametrize("schedule", ["block", "cyclic", "dynamic"])
 @pytest.mark.parametrize("ranks", [2, 4])
 def test_every_rank_reaches_rank_0_while_the_ranks_work(ranks: int, schedule: str):
-    items = 50 * ranks  # 2.5 s on every rank
+    items = 50 * ranks  # enough on every rank for two lines while they all work
     log = terminal.run_logged(
         mpiexec(ranks, *slow(items, "--progress", "--json", "--backend", "serial",
                              "--schedule", schedule)[3:]),
@@ -274,6 +282,18 @@ def test_every_rank_reaches_rank_0_while_the_ranks_work(ranks: int, schedule: st
     assert any(f"{ranks} of {ranks} ranks working" in text for _, _, text in during)
     assert lines[-1][1] == (items, items)
     assert f"0 of {ranks} ranks working" in lines[-1][2]
+
+
+@pytest.mark.parametrize("command", [["pi", "--trials", "3000000"],
+                                     ["fractal", "--height", "1000", "--width", "750"]])
+def test_the_built_in_workloads_show_their_items_to_the_end(command: list[str]):
+    log = terminal.run_logged(mpiexec(2, *command, "--progress", "--json"), cwd=TESTS,
+                              env=mpi_env())
+    assert log.code == 0, log.stderr
+    last = log.lines[-1][1]
+    done, total = counts(last)
+    assert done == total > 1 and "0 of 2 ranks working" in last
+    assert json.loads(log.stdout)["workload"] == command[0]
 
 
 def test_under_mpiexec_nothing_is_shown_unless_asked():

@@ -110,6 +110,21 @@ def _end_workers(processes: list[Any]) -> None:
         process.join(timeout=5)
 
 
+def _close_result_writer(executor: Any) -> None:
+    """Close this process's end for writing the pool's results, once its workers are dead.
+
+    A worker killed while it sent a result (one larger than the pipe, as a fractal band is)
+    leaves part of a message in the pipe; the pool's manager thread reads on for the rest,
+    and as this process holds the pipe's other write end, the end of file never comes: it
+    would wait forever, and ``shutdown(wait=True)`` with it. Once this end is closed it gets
+    the end of file, finds the pool broken and ends. (This process never writes results.)
+    """
+    writer = getattr(getattr(executor, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
+
+
 def _temporary_folder_in_session() -> None:
     """Under Open MPI, put multiprocessing's temporary folder (the forkserver's socket) in this
     rank's session folder, which the launcher removes when the job ends, even if this rank
@@ -161,6 +176,7 @@ class ProcessPoolBackend(ExecutorBackend):
             pass  # an executor built differently: its semaphores stay named, as they were
         except BaseException:
             _end_workers(_workers(executor))  # none may linger
+            _close_result_writer(executor)
             executor.shutdown(wait=True)
             raise
         finally:
@@ -178,8 +194,10 @@ class ProcessPoolBackend(ExecutorBackend):
     def abandon(self) -> None:
         """End the workers now (a kernel may run for long), then the pool: with its workers
         gone it shuts down at once, failing what was pending (cancelling those futures too
-        would race with that, and Python 3.11 prints the InvalidStateError)."""
+        would race with that, and Python 3.11 prints the InvalidStateError), even if a worker
+        died in the middle of sending a result (``_close_result_writer``)."""
         if self._executor is not None:
             _end_workers(_workers(self._executor))
+            _close_result_writer(self._executor)
             self._executor.shutdown(wait=True)
             self._executor = None

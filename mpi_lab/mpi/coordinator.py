@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mpi_lab import lifeline, liveline
-from mpi_lab import progress as progress_meter
+from mpi_lab import progress as lab_progress
 from mpi_lab.backends import Choice
 from mpi_lab.backoff import Backoff
 from mpi_lab.errors import ConfigError, LabError, RemoteTraceback, WorkerError
@@ -27,7 +27,6 @@ from mpi_lab.mpi import ROOT, launch, schedules, tally
 from mpi_lab.mpi import comm as mpi_comm
 from mpi_lab.mpi.outcome import Outcome, failed, succeeded, where
 from mpi_lab.placement import PlanSlots, buffer, one_buffer
-from mpi_lab.progress import Status
 from mpi_lab.report import Report
 from mpi_lab.results import Results, in_plan_order, pack, unpack
 from mpi_lab.results import results as typed_results
@@ -149,23 +148,24 @@ def run(
             "start method 'fork' is unsafe once MPI is initialised; use forkserver or spawn",
             ConfigError.exit_code,
         )
+    # Progress asks for threads that call MPI, but a run goes on without them if it must.
+    needed = "multiple" if schedule == "dynamic" else "funneled"
     comm = comm if comm is not None else mpi_comm.world(
-        "multiple" if schedule == "dynamic" or progress else "funneled"
+        "multiple" if progress else needed, required=needed
     )
     rank = comm.Get_rank()
     _follow_launcher(rank)
     job.preload()
-    progress_meter.start(f"rank {rank}")
+    lab_progress.start(f"rank {rank}")
     # The clock starts once every rank is up: rank 0 waiting for a late starter in its first
     # collective is start-up, not compute.
     idle_wait(comm)
     started = time.perf_counter()
 
     count = workers if workers is not None else auto_workers(comm)
-    most_workers, shown = agree(comm, count, progress, progress and _multiple())
+    most_workers, shown = agree(comm, count, progress, _multiple())
     collector = tally.Collector(comm) if shown and rank == ROOT else None
-    with liveline.shown(job.name, collector.poll if collector else _nothing,
-                        collector is not None) as line:
+    with liveline.shown(job.name, collector.poll if collector is not None else None):
         plan, choice = _plan_on_root(comm, job, backend, most_workers, start_method, check)
         if collector is not None:
             collector.total = len(plan)
@@ -182,9 +182,8 @@ def run(
 
         idle_wait(comm)
         outcomes: list[Outcome] = comm.allgather(outcome)
-        if line is not None and collector is not None:
-            line.stop()  # the reports still in flight come next, on this thread
-            collector.drain([o.reports for o in outcomes])
+        if collector is not None:
+            collector.drain([o.reports for o in outcomes])  # the reports still in flight
         errors = [o.error for o in outcomes if o.error is not None]
         if errors:
             code, message, remote = errors[0]  # the lowest rank's
@@ -211,7 +210,8 @@ def run(
 
 def agree(comm: Any, workers: int, progress: bool, able: bool) -> tuple[int, bool]:
     """The most workers any rank runs, and whether progress is shown: as rank 0 wants it
-    (``progress``), if every rank is ``able`` to report it."""
+    (``progress``), if every rank is ``able`` to report it (MPI let it start threads that
+    call MPI: ranks whose own stderr is no terminal start without, unless asked)."""
     wishes = comm.allgather((workers, progress, able))
     return max(w for w, _, _ in wishes), wishes[ROOT][1] and all(a for _, _, a in wishes)
 
@@ -221,10 +221,6 @@ def _multiple() -> bool:
     from mpi4py import MPI
 
     return bool(MPI.Query_thread() >= MPI.THREAD_MULTIPLE)
-
-
-def _nothing() -> Status:
-    return Status(0, 0)
 
 
 def _plan_on_root(comm: Any, job: Job, backend: str, workers: int, start_method: str | None,

@@ -1,7 +1,7 @@
 """Every rank's progress on rank 0 while the ranks compute, for the live line.
 
-Each rank other than 0 runs a reporter thread that sends its meter (items done, items it has
-been given, finished or not) to rank 0 by ``Isend`` when it has changed, a few times a second;
+Each rank other than 0 runs a reporter thread that sends its count (items done, and whether
+its share is finished) to rank 0 by ``Isend`` when it has changed, a few times a second;
 rank 0's live-line thread takes whatever has arrived (``Iprobe``) when it draws. No collective
 is involved, so a failed rank cannot make another wait on progress: the counts only ever
 travel one way, and the run's own collectives decide how it ends. Both threads call MPI beside
@@ -11,9 +11,9 @@ measured in benchmarks/RESULTS.md).
 Nothing is left in flight: each rank says in its outcome how many reports it sent, and rank
 0 receives every one of them after the outcomes are exchanged.
 
-    rank r > 0                              rank 0
-    reporter thread --Isend(done, total)--> live-line thread: Iprobe, Recv, draw
-    main: share, stop reporter, outcome --> allgather --> main: receive the rest, last line
+    rank r > 0                                   rank 0
+    reporter thread --Isend(done, finished)-->   live-line thread: Iprobe, Recv, draw
+    main: share, last report, outcome --allgather--> main: receive the rest, last line
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class Reporter:
         self.comm = comm
         self.meter = meter
         self.sent = 0
-        self._last: tuple[int, int] | None = None
+        self._last: int | None = None
         self._pending: list[tuple[Any, Any]] = []  # (request, its buffer) until complete
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mpi_lab-report", daemon=True)
@@ -60,11 +60,11 @@ class Reporter:
     def _send(self, finished: bool) -> None:
         from mpi4py import MPI
 
-        counts = (self.meter.done, self.meter.total)
-        if counts == self._last and not finished:
+        done = self.meter.status().done
+        if done == self._last and not finished:
             return
-        self._last = counts
-        message = _message(*counts, finished)
+        self._last = done
+        message = _message(done, finished)
         self._pending.append((self.comm.Isend([message, MPI.INT64_T], dest=0, tag=TAG),
                               message))
         self.sent += 1
@@ -87,10 +87,11 @@ class Reporter:
         self._stop.set()
 
 
-def _message(done: int, total: int, finished: bool) -> Any:
+def _message(done: int, finished: bool) -> Any:
+    """A report: items done, and whether the rank has finished its share."""
     from array import array
 
-    return array("q", (done, total, int(finished)))
+    return array("q", (done, int(finished)))
 
 
 class Collector:
@@ -103,15 +104,19 @@ class Collector:
         self.done = [0] * size
         self.finished = [False] * size
         self.received = [0] * size
-        self._buffer = _message(0, 0, False)
+        self._buffer = _message(0, False)
+        # The live line's thread polls, the main thread drains: never both at once (each
+        # would probe, and one take the other's message).
+        self._lock = threading.Lock()
 
     def poll(self) -> Status:
         """Take every report that has arrived; the status now."""
         from mpi4py import MPI
 
         status = MPI.Status()
-        while self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG, status=status):
-            self._receive(status.Get_source())
+        with self._lock:
+            while self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG, status=status):
+                self._receive(status.Get_source())
         return self.status()
 
     def _receive(self, source: int) -> None:
@@ -120,14 +125,15 @@ class Collector:
         self.comm.Recv([self._buffer, MPI.INT64_T], source=source, tag=TAG)
         self.received[source] += 1
         self.done[source] = self._buffer[0]
-        self.finished[source] = bool(self._buffer[2])
+        self.finished[source] = bool(self._buffer[1])
 
     def drain(self, sent: list[int]) -> None:
         """Receive the reports still in flight: ``sent[r]`` is how many rank ``r`` sent (each
         has been sent already, so none of these waits for long)."""
-        for source, count in enumerate(sent):
-            while self.received[source] < count:
-                self._receive(source)
+        with self._lock:
+            for source, count in enumerate(sent):
+                while self.received[source] < count:
+                    self._receive(source)
 
     def status(self) -> Status:
         own = progress.current()

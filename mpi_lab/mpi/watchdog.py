@@ -56,7 +56,7 @@ def _expire(seconds: float) -> None:
         why = "stuck in a call that does not return: a hung or unreachable rank?"
     else:
         where, why = "", "a kernel that does not return?"
-    liveline.end_line()
+    liveline.abandon()
     sys.stderr.write(
         f"Error: {where}the run was still not over {LATE:g} s after its deadline of"
         f" {seconds:g} s ({why}); ending it\n"
