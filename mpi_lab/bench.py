@@ -136,7 +136,8 @@ def plan(settings: Settings) -> tuple[list[Point], list[Measurement]]:
             reason = why_not(name)
             for workers in settings.workers:
                 if reason:
-                    skipped.append(Measurement(workload, name, workers, 1, "skipped", reason=reason))
+                    skipped.append(Measurement(workload, name, workers, 1, "skipped",
+                                               reason=reason))
                 else:
                     points.append(Point(workload, name, workers))
         # Across ranks: the auto backend with one worker per rank, so ranks are the parallelism.

@@ -188,7 +188,8 @@ def _name_list(choices: tuple[str, ...]) -> Any:
 @click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
               help="A parameter for --workload's plan(); repeat for more.")
 @click.option("--backends", "backend_names", callback=_name_list(backends.NAMES), default=None,
-              help="Comma-separated backends (default: all; unavailable ones are listed as skipped).")
+              help="Comma-separated backends (default: all; unavailable ones are listed as"
+              " skipped).")
 @click.option("--workers", "workers_text", default=None, help="Worker counts, e.g. 1,2,4.")
 @click.option("--ranks", "ranks_text", default=None, help="MPI rank counts, e.g. 2,4.")
 @click.option("--repeats", type=click.IntRange(min=1), default=None,

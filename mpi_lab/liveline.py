@@ -31,6 +31,7 @@ from mpi_lab.progress import Status
 Source = Callable[[], Status]
 
 TERMINAL_EVERY = 0.2  # seconds between redraws on a terminal
+LOG_TICK = 0.5  # seconds between samples without one (lines are a second apart or more)
 RATE_WINDOW = 10.0  # seconds of history the rate is measured over
 BAR = 20  # characters of the bar drawn on a terminal
 ERASE = "\r\x1b[K"  # back to the start of the line, and clear it
@@ -141,7 +142,9 @@ class LiveLine:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(TERMINAL_EVERY):
+        # Each wake-up takes the GIL from a pure-Python kernel on this thread's core: no more
+        # of them than the line needs.
+        while not self._stop.wait(TERMINAL_EVERY if self.terminal else LOG_TICK):
             if self._broken:
                 self.source()  # under MPI, sampling is receiving: the ranks' reports go on
                 continue

@@ -94,11 +94,17 @@ def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
         raise
     if layout is None or kernel.slots is not None:
         return values
-    try:
-        return [typed(value, layout(item)) for value, item in zip(values, tasks.items)]
-    except (TypeError, ValueError) as exc:
-        raise WorkerError(f"{job.name}: a result does not fit its result_layout: {exc}") \
-            from exc
+    laid_out = []
+    for (index, item), value in zip(tasks, values, strict=True):
+        try:
+            laid_out.append(typed(value, layout(item)))
+        except (TypeError, ValueError) as exc:
+            from mpi_lab.guarded import short_repr
+
+            # Worded as the shared-memory workers word it, which check in the worker.
+            raise WorkerError(f"worker failed on item {index} ({short_repr(item)}): its result"
+                              f" does not fit its result_layout: {exc}") from exc
+    return laid_out
 
 
 def _probe(pool: Backend, job: Job, kernel: Guarded, task: tuple[int, Any]) -> None:

@@ -242,6 +242,14 @@ def test_bad_spec_with_json_prints_the_error_object(args: tuple[str, ...]):
 FAILURE = "item 7 (('row', 7, 7)): ZeroDivisionError: integer division or modulo by zero"
 
 
+@pytest.mark.parametrize("backend", ["serial", "thread-pool", "process-pool", "shared-memory"])
+def test_a_result_that_does_not_fit_its_layout_names_the_item(backend: str):
+    with pytest.raises(WorkerError) as info:
+        mpi_lab.run("wl_faulty:MISFIT", backend=backend, workers=2, mpi=False)
+    assert str(info.value).startswith(
+        "worker failed on item 7 (('row', 7, 7)): its result does not fit its result_layout")
+
+
 @pytest.mark.parametrize("backend", [backend_param(name) for name in backends.NAMES])
 def test_kernel_exception_names_the_item_through_the_api(backend: str):
     with pytest.raises(WorkerError) as info:

@@ -45,3 +45,14 @@ class LaidOut:
 
 
 LAID_OUT = LaidOut()
+
+
+class Misfit(LaidOut):
+    """A result that does not fit the layout on item ``fail_at`` (two numbers for one)."""
+
+    def kernel(self, item: tuple[str, int, int]) -> Any:
+        _, row, fail_at = item
+        return [row, row] if row == fail_at else row
+
+
+MISFIT = Misfit()

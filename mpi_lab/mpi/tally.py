@@ -1,7 +1,7 @@
 """Every rank's progress on rank 0 while the ranks compute, for the live line.
 
 Each rank other than 0 runs a reporter thread that sends its count (items done, and whether
-its share is finished) to rank 0 by ``Isend`` when it has changed, a few times a second;
+its share is finished) to rank 0 by ``Isend`` when it has changed, twice a second;
 rank 0's live-line thread takes whatever has arrived (``Iprobe``) when it draws. No collective
 is involved, so a failed rank cannot make another wait on progress: the counts only ever
 travel one way, and the run's own collectives decide how it ends. Both threads call MPI beside
@@ -27,7 +27,7 @@ from mpi_lab import progress
 from mpi_lab.progress import Status
 
 TAG = 73  # the dynamic schedule's requests use 71 and 72
-EVERY = 0.25  # seconds between a rank's reports
+EVERY = 0.5  # seconds between a rank's reports: the line under mpiexec comes each second
 RANKS_PER_EVERY = 100  # more ranks than this: each reports less often, rank 0 is not flooded
 
 
