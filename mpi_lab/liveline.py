@@ -128,6 +128,7 @@ class LiveLine:
         self.clock = clock
         self.started = clock()
         self.rate = Rate()
+        self.rate.add(self.started, 0)  # a run over before the first sample still has a rate
         self.lines = 0  # lines written (without a terminal) or redraws (on one)
         self._next = self.started + (TERMINAL_EVERY if self.terminal else log_gap(0))
         self._drawn = False  # something is on the terminal's line, not yet ended
