@@ -64,9 +64,25 @@ class Guarded:
             import traceback  # only on failure: each module costs every subinterpreter
 
             raise KernelFailed(
-                f"item {index} ({short_repr(item)})", f"{type(exc).__name__}: {exc}",
-                traceback.format_exc(),
+                named(index, item), f"{type(exc).__name__}: {exc}", traceback.format_exc(),
             ) from None
+
+
+def named(index: int, item: Any) -> str:
+    """An item as failures name it: its place in the plan, and its repr."""
+    return f"item {index} ({short_repr(item)})"
+
+
+def fitted(result: Any, layout: tuple[str, int], index: int, item: Any) -> memoryview:
+    """``result`` typed as ``layout`` says, or ``KernelFailed`` naming the item if it does
+    not fit (checked in the worker where results go into shared memory, else on return)."""
+    from mpi_lab.results import typed
+
+    try:
+        return typed(result, layout)
+    except (TypeError, ValueError) as exc:
+        raise KernelFailed(named(index, item),
+                           f"its result does not fit its result_layout: {exc}") from None
 
 
 def _restore(paths: tuple[str, ...], kernel: bytes) -> Guarded:

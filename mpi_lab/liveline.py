@@ -198,14 +198,14 @@ class LiveLine:
                 self._drawn = False
 
     def _write(self, status: Status, *, end: bool) -> None:
+        elapsed = duration(self.clock() - self.started)
         text = describe(self.label, status, self.rate.per_second(), bar=self.terminal)
-        if end:
-            text += f", done in {duration(self.clock() - self.started)}" \
-                if status.total and status.done >= status.total else ""
+        if end and status.total and status.done >= status.total:
+            text += f", done in {elapsed}"
         with self._lock:
             self.lines += 1
             if not self.terminal:
-                self._put(f"[{duration(self.clock() - self.started)}] {text}\n")
+                self._put(f"[{elapsed}] {text}\n")
                 return
             width = self._columns() - 1  # never wrap: \r redraws one line
             self._put(ERASE + text[:width] + ("\n" if end else ""))

@@ -42,11 +42,6 @@ class Meter:
         with self._lock:
             self.done += count
 
-    def status(self) -> Status:
-        """Items done and planned so far in this process."""
-        with self._lock:
-            return Status(self.done, self.total)
-
     def summary(self) -> str:
         """``with 12 of 100 items done``, or under MPI ``rank 3 had done 12 of its 100 items``."""
         if self.owner:

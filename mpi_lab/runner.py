@@ -11,11 +11,11 @@ from mpi_lab import backends, faults
 from mpi_lab import progress as lab_progress
 from mpi_lab.backends._base import Backend  # every run needs it: loaded before the clock
 from mpi_lab.errors import ConfigError, KernelFailed, RemoteTraceback, WorkerError
-from mpi_lab.guarded import Guarded, import_paths, module_of
+from mpi_lab.guarded import Guarded, fitted, import_paths, module_of
 from mpi_lab.jobs import Job
 from mpi_lab.placement import PlanSlots, back_to_back
 from mpi_lab.report import RankReport, Report
-from mpi_lab.results import Results, typed
+from mpi_lab.results import Results
 from mpi_lab.results import results as typed_results
 
 Chunk = tuple[range, Sequence[Any]]  # plan indices, and the items at them
@@ -76,6 +76,9 @@ def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
     try:
         values = pool.map(kernel, tasks, meter.advance,
                           layout=None if layout is None else lambda task: layout(task[1]))
+        if layout is not None and kernel.slots is None:
+            values = [fitted(value, layout(item), index, item)
+                      for (index, item), value in zip(tasks, values, strict=True)]
     except KernelFailed as exc:
         raise WorkerError(f"worker failed on {exc}", exc.remote_traceback) \
             from RemoteTraceback(exc.remote_traceback)
@@ -92,19 +95,7 @@ def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
                 " use an in-process backend (threads, thread-pool, asyncio)"
             ) from exc
         raise
-    if layout is None or kernel.slots is not None:
-        return values
-    laid_out = []
-    for (index, item), value in zip(tasks, values, strict=True):
-        try:
-            laid_out.append(typed(value, layout(item)))
-        except (TypeError, ValueError) as exc:
-            from mpi_lab.guarded import short_repr
-
-            # Worded as the shared-memory workers word it, which check in the worker.
-            raise WorkerError(f"worker failed on item {index} ({short_repr(item)}): its result"
-                              f" does not fit its result_layout: {exc}") from exc
-    return laid_out
+    return values
 
 
 def _probe(pool: Backend, job: Job, kernel: Guarded, task: tuple[int, Any]) -> None:

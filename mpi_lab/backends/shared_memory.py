@@ -55,17 +55,9 @@ def _fill_slot(where: tuple[str, int], offset: int, layout: tuple[str, int], ker
     ``where`` is the block's ``/proc/PID/fd/N`` path and inode, or its name where there is no
     /proc (and no inode).
     """
-    from mpi_lab.results import typed
+    from mpi_lab.guarded import fitted
 
-    result = kernel(item)
-    try:
-        encoded = typed(result, layout).cast("B")
-    except (TypeError, ValueError) as exc:
-        from mpi_lab.errors import KernelFailed
-        from mpi_lab.guarded import short_repr
-
-        raise KernelFailed(f"item {item[0]} ({short_repr(item[1])})",
-                           f"its result does not fit its result_layout: {exc}") from None
+    encoded = fitted(kernel(item), layout, *item).cast("B")
     end = offset + encoded.nbytes
     path, inode = where
     if path.startswith("/proc/"):

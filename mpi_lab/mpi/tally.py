@@ -60,7 +60,7 @@ class Reporter:
     def _send(self, finished: bool) -> None:
         from mpi4py import MPI
 
-        done = self.meter.status().done
+        done = self.meter.done
         if done == self._last and not finished:
             return
         self._last = done
