@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from types import ModuleType
 from typing import Any
@@ -28,7 +29,34 @@ def pool_executor_class() -> Any:
         from interpreters_backport.concurrent.futures import (  # type: ignore[import-not-found]
             InterpreterPoolExecutor,
         )
+
+        if sys.version_info[:3] < (3, 13, 1):
+            _create_one_at_a_time(sys.modules[InterpreterPoolExecutor.__module__])
     return InterpreterPoolExecutor
+
+
+@functools.cache  # once per process
+def _create_one_at_a_time(module: ModuleType) -> None:
+    """Make the pool's workers create their interpreters one at a time.
+
+    On 3.13.0 two workers creating theirs at once can crash the process with a segfault
+    (CPython gh-125716, fixed in 3.13.1; counts in benchmarks/RESULTS.md). Only the creation
+    waits: the workers' imports still run side by side.
+    """
+    import threading
+
+    lock = threading.Lock()
+    original = module._interpreters
+
+    class OneAtATime:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(original, name)
+
+        def create(self, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original.create(*args, **kwargs)
+
+    module._interpreters = OneAtATime()
 
 
 def check(load: Any) -> Availability:
