@@ -4,12 +4,15 @@ For scripts and notebooks::
 
     import mpi_lab
 
-    report = mpi_lab.run("examples.primes", params={"limit": 100_000}, backend="process-pool")
-    print(report.answer, report.seconds, report.backend)
+    if __name__ == "__main__":  # worker processes import this script again: see below
+        report = mpi_lab.run("examples.primes", params={"limit": 100_000},
+                             backend="process-pool")
+        print(report.answer, report.seconds, report.backend)
 
 ``run`` takes a workload (see ``mpi_lab.workloads.contract``) as a spec string, a module, or an
 object with ``plan``, ``kernel`` and ``combine``. Under ``mpiexec`` the same call runs across
-the ranks: rank 0 gets the report, the others None.
+the ranks: rank 0 gets the report, the others None. It is the command line's run, option for
+option (the CLI calls it): the same checks, signals, deadline, progress and errors.
 """
 
 from __future__ import annotations
@@ -35,34 +38,36 @@ def __getattr__(name: str) -> Any:
 def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "auto",
         workers: int | None = None, schedule: str | None = None,
         start_method: str | None = None, mpi: bool | None = None,
-        progress: bool = False) -> Report | None:
+        progress: bool | None = False, deadline: float | None = None) -> Report | None:
     """Run ``workload`` with ``params`` (for its ``plan``) through ``backend`` with
     ``workers`` (None: one per core, shared by the ranks of a node).
 
-    ``workload``: ``"module"`` or ``"module:name"``, a module, or an object with ``plan``,
-    ``kernel`` and ``combine``. ``schedule`` (block, cyclic, dynamic) splits the plan across
-    MPI ranks; ``mpi=None`` runs across ranks only when started by ``mpiexec``/``srun``.
-    ``progress=True`` shows items done, rate and time left live on stderr (rank 0's).
+    ``workload``: ``"module"``, ``"module:name"`` or ``"path/to/file.py[:name]"``, a module, or
+    an object with ``plan``, ``kernel`` and ``combine``. ``schedule`` (block, cyclic, dynamic)
+    splits the plan across MPI ranks; ``mpi=None`` runs across ranks only when started by
+    ``mpiexec``/``srun``. ``progress=True`` shows items done, rate and time left live on
+    stderr (rank 0's; None: when stderr is a terminal). ``deadline``: seconds after which the
+    run ends (``DeadlinePassed``).
+
     Returns the ``Report`` (``answer``, ``seconds``, ``backend``, ``per_rank``, ...), or None
-    on ranks other than 0. Raises ``mpi_lab.errors.ConfigError`` for bad input (a kernel in
-    ``__main__`` with process or subinterpreter workers, say) and ``WorkerError`` when a
-    kernel fails (``remote_traceback`` holds the worker's traceback).
+    on ranks other than 0. Raises (``mpi_lab.errors``; each has the CLI's ``exit_code``):
+    ``ConfigError`` for bad input, before anything runs; ``WorkerError`` when a kernel, its
+    result or ``combine`` fails (``remote_traceback`` holds the worker's traceback; under MPI
+    every rank raises it, at once); ``Interrupted`` (a ``KeyboardInterrupt``) for SIGINT,
+    SIGTERM and SIGHUP; ``DeadlinePassed`` for the deadline. Nothing it started is left
+    behind, however it ends.
     """
-    from mpi_lab.errors import ConfigError
+    from mpi_lab import frame
+    from mpi_lab.errors import LabError
     from mpi_lab.jobs import Job
-    from mpi_lab.mpi.launch import use_mpi
-    from mpi_lab.mpi.schedules import SCHEDULES
+    from mpi_lab.options import RunOptions
 
-    if workers is not None and workers < 1:
-        raise ConfigError(f"workers must be None or at least 1 (got {workers})")
-    if schedule is not None and schedule not in SCHEDULES:
-        raise ConfigError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
-    job = Job.of(workload, params)
-    if use_mpi(mpi):
-        from mpi_lab.mpi import coordinator
-
-        return coordinator.run(job, backend, workers, start_method=start_method,
-                               schedule=schedule, progress=progress)
-    from mpi_lab.runner import run_local
-
-    return run_local(job, backend, workers, start_method=start_method, progress=progress)
+    try:
+        options = RunOptions(backend=backend, workers=workers, schedule=schedule,
+                             start_method=start_method, mpi=mpi, progress=progress,
+                             deadline=deadline)
+        return frame.run(Job.of(workload, params), options)
+    except LabError as exc:
+        # Where it went wrong is said in its message (and the worker's traceback, its cause):
+        # the traceback shown ends at the caller's line, not inside the lab.
+        raise exc.with_traceback(None) from exc.__cause__

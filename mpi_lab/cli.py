@@ -2,58 +2,66 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from mpi_lab import backends
 from mpi_lab.backends import START_METHODS
-from mpi_lab.errors import ConfigError, LabError
+from mpi_lab.errors import ConfigError, LabError, RunEnded
 from mpi_lab.mpi.schedules import SCHEDULES
 
 DONE_FILE_ENV = "MPI_LAB_DONE_FILE"
-RANKS_AFTER_ROOT = 0.5  # seconds: other ranks' deadline passes after rank 0's
 
 
-class WorkersType(click.ParamType):
-    """``auto`` (one per core, shared between the ranks of a node) or a whole number >= 1."""
+class Checked(click.ParamType):
+    """An option checked by the function of ``mpi_lab.options`` that ``RunOptions`` checks it
+    with (``check``, its name: the module loads on use, and ``--help`` stays fast): one check
+    per option, whichever way it is given."""
 
-    name = "auto|N"
+    def __init__(self, check: str, metavar: str) -> None:
+        self.check = check
+        self.name = metavar
+
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
+        return self.name
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value is None or value == "auto" or isinstance(value, int):
-            return None if value in (None, "auto") else value
+        from mpi_lab import options
+
         try:
-            count = int(value)
-        except ValueError:
-            self.fail(f"{value!r} is neither 'auto' nor a whole number", param, ctx)
-        if count < 1:
-            self.fail(f"{count} workers: must be 'auto' or at least 1", param, ctx)
-        return count
+            return getattr(options, self.check)(value)
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def common_options(func: Any) -> Any:
     """Options shared by the workload commands: the model, workers, schedule and output form."""
-    options = [
+    decorators = [
         click.option(
-            "--backend", type=click.Choice(backends.CHOICES), default="auto", show_default=True,
+            "--backend", type=Checked("backend_name", "[" + "|".join(backends.CHOICES) + "]"),
+            default="auto", show_default=True,
             help="Local parallel model each rank runs its share with ('info' lists them).",
         ),
         click.option(
-            "--workers", type=WorkersType(), default="auto", show_default=True,
+            "--workers", type=Checked("worker_count", "auto|N"), default="auto",
+            show_default=True,
             help="Workers per rank; auto = cores of the node / ranks on the node.",
         ),
         click.option(
-            "--schedule", type=click.Choice(SCHEDULES), default=None,
+            "--schedule", type=Checked("schedule_name", "[" + "|".join(SCHEDULES) + "]"),
+            default=None,
             help="How rank 0 splits items across MPI ranks (no effect without MPI)"
             " [default: the workload's: block for pi; cyclic for fractal, whose rows differ"
             " in cost].",
         ),
         click.option(
-            "--start-method", type=click.Choice(START_METHODS), default=None,
+            "--start-method",
+            type=Checked("start_method_name", "[" + "|".join(START_METHODS) + "]"),
+            default=None,
             help="Process start method for process-pool/shared-memory [default: forkserver].",
         ),
         click.option("--json", "as_json", is_flag=True,
@@ -62,8 +70,7 @@ def common_options(func: Any) -> Any:
         click.option("--traceback", "show_traceback", is_flag=True,
                      help="On a kernel failure, also print the worker's traceback."),
         click.option(
-            "--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
-            metavar="SECONDS",
+            "--deadline", type=Checked("deadline_seconds", "SECONDS"), default=None,
             help="End the run (every rank) if it has not finished after SECONDS: a guard"
             " against hung or unreachable ranks.",
         ),
@@ -78,7 +85,7 @@ def common_options(func: Any) -> Any:
             help="Run across MPI ranks [default: only when started by mpiexec/mpirun/srun].",
         ),
     ]
-    for option in reversed(options):
+    for option in reversed(decorators):
         func = option(func)
     return func
 
@@ -136,7 +143,8 @@ def fractal(height: int, width: int, maxiter: int, kernel: str, output: str | No
 @common_options
 def run(spec: str, params: tuple[str, ...], **run: Any) -> None:
     """Run your own workload SPEC through any model: a module, or MODULE:NAME of an object in
-    it, importable from the current folder or PYTHONPATH, with three callables:
+    it, importable from the current folder or PYTHONPATH, or a file, PATH.py or PATH.py:NAME,
+    with three callables:
 
     \b
       plan(**params) -> the work items, in order (picklable)
@@ -276,15 +284,36 @@ def info(as_json: bool) -> None:
         click.echo("\n".join(info_lines(details)))
 
 
+RUN_OPTIONS = ("backend", "workers", "schedule", "start_method", "mpi", "progress", "deadline")
+
+
 def _run(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any],
          output: str | None = None) -> None:
-    """Run a workload as the options say and print its report; on a failure, also what
+    """Run a workload as the options say and print its report; however it ends, also what
     ``--traceback`` and ``--json`` ask for. ``params``: a dict, or ``KEY=VALUE`` strings."""
+    from mpi_lab import frame
+    from mpi_lab.jobs import Job
+    from mpi_lab.mpi.launch import use_mpi
+    from mpi_lab.options import RunOptions
+
     try:
-        report = _report(spec, params, run, output)
+        settings = RunOptions(**{name: run[name] for name in RUN_OPTIONS})
+        if isinstance(params, tuple):
+            from mpi_lab.workloads.contract import parse_params
+
+            params = parse_params(params)
+        if use_mpi(settings.mpi):
+            _importable_here()
+        job = Job.of(spec, params)
+        report = frame.run(job, settings, before=_output_check(output))
     except LabError as exc:
         _failed(exc, run)
         raise
+    except RunEnded as exc:
+        _failed(exc, run)
+        # Through click as it is: an ``Interrupted`` is a ``KeyboardInterrupt``, which click
+        # would turn into its own ``Abort`` (and a blank line on stderr).
+        raise _Ending(exc) from exc
     if report is None:
         return  # not rank 0: rank 0 reports for everyone
     if output is not None:
@@ -301,38 +330,20 @@ def _run(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any
         Path(done).touch()
 
 
-def _report(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any],
-            output: str | None) -> Any:
-    from mpi_lab.mpi.launch import use_mpi
+def _output_check(output: str | None) -> Callable[[Any], None] | None:
+    """Before the plan, on rank 0: the output file can be written (its folder, its size)."""
+    if output is None:
+        return None
 
-    if isinstance(params, tuple):
-        from mpi_lab.workloads.contract import parse_params
+    def check(job: Any) -> None:
+        from mpi_lab.output import check_output_path
 
-        params = parse_params(params)
-    if run["start_method"] is not None:
-        from mpi_lab.backends.process_pool import check_start_method
+        # The .npy file: the int32 pixels and a short header.
+        nbytes = job.params["height"] * job.params["width"] * 4 + 128 \
+            if output.endswith(".npy") else None
+        check_output_path(output, nbytes)
 
-        try:
-            check_start_method(run["start_method"])
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
-    mpi = use_mpi(run["mpi"])
-    if mpi:
-        _importable_here()
-    from mpi_lab.jobs import Job
-
-    job = Job.of(spec, params)
-
-    def check() -> None:
-        if output is not None:
-            from mpi_lab.output import check_output_path
-
-            # The .npy file: the int32 pixels and a short header.
-            nbytes = job.params["height"] * job.params["width"] * 4 + 128 \
-                if output.endswith(".npy") else None
-            check_output_path(output, nbytes)
-
-    return _compute(job, run, mpi, check)
+    return check
 
 
 def _importable_here() -> None:
@@ -342,40 +353,10 @@ def _importable_here() -> None:
         sys.path.insert(0, os.getcwd())
 
 
-def _compute(job: Any, run: dict[str, Any], mpi: bool, check: Any) -> Any:
-    """The report (None on ranks other than 0), within the deadline if there is one."""
-    from mpi_lab.liveline import wanted
-
-    progress = wanted(run["progress"])
-    with contextlib.ExitStack() as guards:
-        if run["deadline"] is not None:
-            from mpi_lab.endings import deadline
-            from mpi_lab.mpi.launch import env_rank
-            from mpi_lab.mpi.watchdog import backstop
-
-            # First the run unwinds by itself; should it be stuck in a call that never
-            # returns to Python (a collective with a lost rank), the backstop ends it.
-            guards.enter_context(backstop(run["deadline"]))
-            # Rank 0 ends first and says why; the launcher then ends the others, whose own
-            # deadline comes a moment later (ranks start, and so time, a few ms apart).
-            late = 0.0 if not mpi or env_rank() == 0 else RANKS_AFTER_ROOT
-            guards.enter_context(deadline(run["deadline"] + late, shown=run["deadline"]))
-        if mpi:
-            from mpi_lab.mpi import coordinator
-
-            return coordinator.run(job, run["backend"], run["workers"], check=check,
-                                   start_method=run["start_method"], schedule=run["schedule"],
-                                   progress=progress)
-        from mpi_lab.runner import run_local
-
-        check()
-        return run_local(job, run["backend"], run["workers"], start_method=run["start_method"],
-                         progress=progress)
-
-
-def _failed(exc: LabError, run: dict[str, Any]) -> None:
-    """What a failed run prints besides its error line (by rank 0 alone under MPI): the
-    worker's traceback if asked for, and with ``--json`` one object saying what failed."""
+def _failed(exc: LabError | RunEnded, run: dict[str, Any]) -> None:
+    """What a failed or ended run prints besides its error line (by rank 0 alone under MPI):
+    the worker's traceback if asked for, and with ``--json`` one object saying what ended it,
+    whatever the exit code (a deadline's 124 and a signal's 130 too)."""
     from mpi_lab.mpi.launch import env_rank
 
     if env_rank() != 0:
@@ -386,8 +367,9 @@ def _failed(exc: LabError, run: dict[str, Any]) -> None:
     if run["as_json"]:
         import json
 
-        click.echo(json.dumps({"error": str(exc), "exit_code": exc.exit_code,
-                               "traceback": remote or None}))
+        message = exc.line if isinstance(exc, RunEnded) else str(exc)
+        click.echo(json.dumps({"error": message.removeprefix("Error: "),
+                               "exit_code": exc.exit_code, "traceback": remote or None}))
 
 
 def _print(report: Any, as_json: bool) -> None:
@@ -423,7 +405,7 @@ def _error(message: str, agreed: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error ends as one line on stderr and an exit code (README: 0, 1, 2,
     124 for the deadline, 128 + N for signal N)."""
-    from mpi_lab.endings import RunEnded, signals_end_the_run
+    from mpi_lab.endings import signals_end_the_run
     from mpi_lab.mpi.guard import finish
 
     _Ended.last = False
@@ -440,23 +422,40 @@ def main(argv: list[str] | None = None) -> int:
         # Errors raised before MPI starts are the same on every rank, hence agreed as well.
         from mpi_lab.mpi import comm
 
-        agreed = getattr(exc, "agreed", False) or not comm.active()
+        agreed = exc.agreed or not comm.active()
         _error(str(exc), agreed)
         return finish(exc.exit_code, agreed)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__cause__, RunEnded):  # click turns a KeyboardInterrupt into Abort
+            return _ended(exc.__cause__)
         click.echo("Aborted.", err=True)
         return finish(130, agreed=False)
+    except _Ending as ending:
+        return _ended(ending.ended)
     except RunEnded as ended:
-        # Under MPI every rank ends by itself (the launcher's signal reaches them all, each has
-        # the same deadline), and the launcher ends any that would not: no MPI_Abort, and
-        # rank 0 alone speaks.
-        from mpi_lab.mpi.launch import env_rank
-
-        _Ended.last = True
-        if env_rank() == 0:
-            click.echo(ended.line, err=True)
-        return ended.exit_code
+        return _ended(ended)
     return 0
+
+
+class _Ending(BaseException):
+    """A run's ending on its way through click to ``main``."""
+
+    def __init__(self, ended: RunEnded) -> None:
+        super().__init__(ended)
+        self.ended = ended
+
+
+def _ended(ended: RunEnded) -> int:
+    """A run stopped by a signal or its deadline: one line, by rank 0, and its exit code."""
+    from mpi_lab.mpi.launch import env_rank
+
+    # Under MPI every rank ends by itself (the launcher's signal reaches them all, each has
+    # the same deadline), and the launcher ends any that would not: no MPI_Abort, and rank 0
+    # alone speaks.
+    _Ended.last = True
+    if env_rank() == 0:
+        click.echo(ended.line, err=True)
+    return ended.exit_code
 
 
 class _Ended:

@@ -1,65 +1,78 @@
 """How a run ends when it does not finish: a signal or the deadline, turned into one exception.
 
-SIGINT (Ctrl-C), SIGTERM (``kill``, ``timeout``, Slurm's ``scancel`` and time limit) and SIGHUP
-raise ``Interrupted`` in the main thread, and ``--deadline`` raises ``DeadlinePassed`` there
-(through SIGALRM), so the run unwinds as from an error: pools end their workers, blocks close.
-The CLI then prints one line and ends the process with the case's exit code:
+Within a run (``run_ends``, which the run frame enters wherever the run was started: the CLI, a
+script, a notebook), SIGINT (Ctrl-C), SIGTERM (``kill``, ``timeout``, Slurm's ``scancel`` and
+time limit) and SIGHUP raise ``Interrupted`` in the main thread, and the deadline raises
+``DeadlinePassed`` there (through SIGALRM), so the run unwinds as from an error: pools end
+their workers, blocks close. The exception carries the exit code the CLI ends with:
 
     interrupted (SIGINT) 130    terminated (SIGTERM) 143    hung up (SIGHUP) 129    deadline 124
 
 Both derive from ``BaseException``, like ``KeyboardInterrupt``: a kernel's ``except Exception``
-does not swallow them.
+does not swallow them. Should the run be stuck where Python never runs again (a collective with
+a lost rank), the deadline's backstop (``mpi.watchdog``) ends the process a little later.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Any, ClassVar
 
 from mpi_lab import progress
+from mpi_lab.errors import ConfigError, DeadlinePassed, Interrupted, RunEnded
 
-DEADLINE_EXIT = 124  # as `timeout` uses
 SIGNALS = {signal.SIGINT: "Interrupted", signal.SIGTERM: "Terminated", signal.SIGHUP: "Hung up"}
+RANKS_AFTER_ROOT = 0.5  # seconds: other ranks' deadline passes after rank 0's
+
+# Where the run stands, for the line that says how it ended: this process's meter unless the
+# run says more (under MPI, rank 0 knows what every rank is on).
+Standing = Callable[[], str]
 
 
-class RunEnded(BaseException):
-    """The run was stopped before it finished; ``exit_code`` and ``line`` say how."""
-
-    exit_code = 1
-
-    def __init__(self, line: str) -> None:
-        super().__init__(line)
-        self.line = line
+def _meter_standing() -> str:
+    meter = progress.current()
+    joint = ": " if meter.owner else " "
+    return joint + meter.summary()
 
 
-class Interrupted(RunEnded):
-    """A signal asked the run to stop."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        self.exit_code = 128 + signum
-        name = signal.Signals(signum).name
-        meter = progress.current()
-        joint = ": " if meter.owner else " "
-        super().__init__(f"{SIGNALS.get(signum, 'Stopped')} ({name}) after"
-                         f" {time.monotonic() - meter.started:.1f} s{joint}{meter.summary()}")
+class _Now:
+    standing: Standing = _meter_standing
 
 
-class DeadlinePassed(RunEnded):
-    """``--deadline`` seconds passed before the run finished."""
+@contextlib.contextmanager
+def standing(teller: Standing) -> Iterator[None]:
+    """Within the block, the ending's line says where the run stands as ``teller`` does
+    (``": rank 1 ... on item 57"``, starting with its joint)."""
+    before, _Now.standing = _Now.standing, teller
+    try:
+        yield
+    finally:
+        _Now.standing = before
 
-    exit_code = DEADLINE_EXIT
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        summary = progress.current().summary()
-        joint = ": " if progress.current().owner else " "
-        super().__init__(f"Error: deadline of {seconds:g} s passed{joint}{summary}; ending the run")
+def _where() -> str:
+    try:
+        return _Now.standing()
+    except Exception:  # noqa: BLE001 - a line must come out, whatever the teller does
+        return _meter_standing()
+
+
+def interrupted(signum: int) -> Interrupted:
+    name = signal.Signals(signum).name
+    started = progress.current().started
+    return Interrupted(signum, f"{SIGNALS.get(signum, 'Stopped')} ({name}) after"
+                               f" {time.monotonic() - started:.1f} s{_where()}")
+
+
+def deadline_passed(seconds: float) -> DeadlinePassed:
+    return DeadlinePassed(seconds, f"Error: deadline of {seconds:g} s passed{_where()};"
+                                   " ending the run")
 
 
 class Hold:
@@ -71,15 +84,18 @@ class Hold:
 
 class _Held:
     blocks: ClassVar[list[Hold]] = []  # the ``held`` blocks the main thread is in, innermost last
-    ending: RunEnded | None = None  # what came meanwhile
+    ending: BaseException | None = None  # what came meanwhile
 
 
-def _end(ending: RunEnded) -> None:
-    """Raise ``ending`` now, or, within ``held``, when the outermost block ends."""
+def stop(ending: BaseException) -> None:
+    """Raise ``ending`` in the main thread now (call it from a signal handler), or, within
+    ``held``, when the outermost block ends. A run's end (``RunEnded``) wins over anything
+    else waiting there."""
     if not _Held.blocks:
         raise ending
     first = _Held.ending is None
-    _Held.ending = _Held.ending or ending
+    if first or (isinstance(ending, RunEnded) and not isinstance(_Held.ending, RunEnded)):
+        _Held.ending = ending
     notify = _Held.blocks[-1].notify
     if first and notify is not None:
         notify()
@@ -105,22 +121,28 @@ def held() -> Iterator[Hold]:
             raise ending
 
 
+def in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
 @contextlib.contextmanager
 def signals_end_the_run() -> Iterator[None]:
     """Within the block, SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` (once: a second signal
-    while the run unwinds is ignored, so that the clean-up finishes)."""
-    if threading.current_thread() is not threading.main_thread():
+    while the run unwinds is ignored, so that the clean-up finishes). A signal this process
+    was told to ignore (a background job's SIGINT, ``nohup``'s SIGHUP) stays ignored."""
+    if not in_main_thread():
         yield
         return
     stopped = False
 
-    def stop(signum: int, frame: FrameType | None) -> None:
+    def end(signum: int, frame: FrameType | None) -> None:
         nonlocal stopped
         if not stopped:
             stopped = True
-            _end(Interrupted(signum))
+            stop(interrupted(signum))
 
-    previous = {sig: signal.signal(sig, stop) for sig in SIGNALS}
+    previous = {sig: signal.signal(sig, end) for sig in SIGNALS
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         yield
     finally:
@@ -132,12 +154,12 @@ def signals_end_the_run() -> Iterator[None]:
 def deadline(seconds: float | None, shown: float | None = None) -> Iterator[None]:
     """Within the block, raise ``DeadlinePassed`` in the main thread once ``seconds`` have
     passed (the message names ``shown``, the user's deadline, if given)."""
-    if seconds is None or threading.current_thread() is not threading.main_thread():
+    if seconds is None or not in_main_thread():
         yield
         return
 
     def expire(signum: int, frame: FrameType | None) -> None:
-        _end(DeadlinePassed(seconds if shown is None else shown))
+        stop(deadline_passed(seconds if shown is None else shown))
 
     previous = signal.signal(signal.SIGALRM, expire)
     outer = signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -148,6 +170,56 @@ def deadline(seconds: float | None, shown: float | None = None) -> Iterator[None
         signal.signal(signal.SIGALRM, previous)
         if outer[0] > 0:  # someone else's timer (pytest-timeout, a host program): theirs again
             signal.setitimer(signal.ITIMER_REAL, *outer)
+
+
+@contextlib.contextmanager
+def run_ends(seconds: float | None, rank: int = 0) -> Iterator[None]:
+    """Within the block (a run), signals end it, and so does the deadline of ``seconds``, with
+    its backstop. Rank 0 ends first and says why; the launcher then ends the others, whose
+    own deadline comes a moment later (ranks start, and so time, a few ms apart). A deadline
+    needs the main thread (SIGALRM reaches only it): elsewhere it is refused."""
+    if seconds is not None and not in_main_thread():
+        raise ConfigError("a deadline needs the main thread (it is a SIGALRM timer); this run"
+                          f" was started in thread {threading.current_thread().name!r}")
+    with contextlib.ExitStack() as guards:
+        guards.enter_context(signals_end_the_run())
+        if seconds is not None:
+            from mpi_lab.mpi.watchdog import backstop
+
+            # First the run unwinds by itself; should it be stuck in a call that never
+            # returns to Python (a collective with a lost rank), the backstop ends it.
+            guards.enter_context(backstop(seconds))
+            late = 0.0 if rank == 0 else RANKS_AFTER_ROOT
+            guards.enter_context(deadline(seconds + late, shown=seconds))
+        yield
+
+
+class _Uncaught:
+    hooked = False
+
+
+def end_scripts_alike() -> None:
+    """From a script's first run on: a run's end that no one catches ends the script as it
+    ends the command line (the line, the exit code: 130, 143, 124; nothing left behind),
+    where Python would print a traceback and exit 1. Any other exception is Python's to
+    report, as before. (The command line catches its own: it needs none of this.)"""
+    from mpi_lab.mpi import guard
+
+    if _Uncaught.hooked or guard.in_charge():
+        return
+    _Uncaught.hooked = True
+    original = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if isinstance(value, RunEnded):
+            from mpi_lab.mpi.launch import env_rank
+
+            if env_rank() == 0:  # under MPI each rank ends so: rank 0 says how
+                sys.stderr.write(value.line + "\n")
+            leave_now(value.exit_code)
+        original(kind, value, tb)
+
+    sys.excepthook = hook
 
 
 _ON_LEAVE: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
@@ -163,7 +235,6 @@ def leave_now(code: int) -> None:
     no joining of worker threads (a kernel may never return). Streams are flushed, and
     multiprocessing's own clean-up runs (its temporary folder, the forkserver's socket)."""
     import os
-    import sys
 
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

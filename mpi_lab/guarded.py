@@ -1,7 +1,14 @@
-"""The wrapper every worker runs kernels in: items come numbered, failures go back as text.
+"""The wrapper every worker runs kernels in: items come numbered, failures go back as records.
 
 Imported inside each worker process and subinterpreter, so it imports next to nothing: a fresh
 subinterpreter pays for every module again (see benchmarks/RESULTS.md).
+
+A result that must cross a boundary (to the parent process, out of a subinterpreter, to rank 0)
+is made ready to travel here, in the worker, where a failure can still name its item: pickled
+(``carry="pickle"``), or typed to its layout (``carry="typed"``: the bytes of ``count``
+numbers of the layout's typecode, in the wire type where it has one). Whatever cannot travel
+comes back as a ``KernelFailed`` naming the item, its index and the type that failed, never as
+a pool that waits for ever or a raw pickling traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import sys
 
 from mpi_lab.errors import KernelFailed
+from mpi_lab.failure import Failure, failure_of, import_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing in every worker
 if TYPE_CHECKING:
@@ -16,38 +24,50 @@ if TYPE_CHECKING:
     from typing import Any
 
 _REPR_CHARS = 60
+CARRY_MODES = (None, "pickle", "typed")
 
 
 def short_repr(item: Any) -> str:
     """``repr(item)``, cut to about a line's worth."""
-    text = repr(item)
+    try:
+        text = repr(item)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the failure
+        text = f"<{type(item).__name__}>"
     return text if len(text) <= _REPR_CHARS else text[: _REPR_CHARS - 3] + "..."
 
 
 class Guarded:
     """A kernel called with ``(index, item)``: its failures come back as ``KernelFailed``
-    naming the item, with the worker's traceback as text.
+    carrying a ``Failure`` that names the item, with the worker's traceback as text.
 
     Exceptions raised in other processes or interpreters may not pickle, and their tracebacks
     do not travel; this wrapper turns both into text where the failure happened. ``paths``
     are folders the kernel's module is imported from, added to a worker's ``sys.path`` before
     the kernel is unpickled there (a subinterpreter, or a process, may not have them).
+    ``slots``: in-process workers only, where each item's result goes. ``carry``: how a result
+    is made ready to travel (see the module's docstring); ``layout`` gives the typecode and
+    count of an item's result for ``carry="typed"``.
     """
 
-    __slots__ = ("kernel", "paths", "slots")
+    __slots__ = ("carry", "kernel", "layout", "paths", "slots")
 
     def __init__(self, kernel: Callable[..., Any], paths: tuple[str, ...] = (),
-                 slots: dict[int, memoryview] | None = None) -> None:
+                 slots: dict[int, memoryview] | None = None, carry: str | None = None,
+                 layout: Callable[[Any], tuple[str, int]] | None = None) -> None:
+        if carry not in CARRY_MODES or (carry == "typed" and layout is None):
+            raise ValueError(f"carry={carry!r}: expected None, 'pickle', or 'typed' with a layout")
         self.kernel = kernel
         self.paths = paths
-        self.slots = slots  # in-process workers only: where each item's result goes
+        self.slots = slots
+        self.carry = carry
+        self.layout = layout
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         if not self.paths:
-            return Guarded, (self.kernel,)
+            return Guarded, (self.kernel, (), None, self.carry, self.layout)
         import pickle
 
-        return _restore, (self.paths, pickle.dumps(self.kernel))
+        return _restore, (self.paths, pickle.dumps((self.kernel, self.carry, self.layout)))
 
     def __repr__(self) -> str:
         return f"Guarded({self.kernel!r})"
@@ -56,16 +76,79 @@ class Guarded:
         index, item = task
         try:
             if self.slots is None:
-                return self.kernel(item)
-            out = self.slots[index]
-            self.kernel(item, out=out)
-            return out
+                result = self.kernel(item)
+            else:
+                out = self.slots[index]
+                self.kernel(item, out=out)
+                return out
         except Exception as exc:
             import traceback  # only on failure: each module costs every subinterpreter
 
-            raise KernelFailed(
-                named(index, item), f"{type(exc).__name__}: {exc}", traceback.format_exc(),
-            ) from None
+            raise KernelFailed(failure_of(exc, index=index, item=short_repr(item),
+                                          traceback=traceback.format_exc())) from None
+        if self.carry == "pickle":
+            return pickled(result, index, item)
+        if self.carry == "typed":
+            return bytes(fitted(result, self.layout(item), index, item).cast("B"))  # type: ignore[misc]
+        return result
+
+
+def pickled(result: Any, index: int, item: Any) -> bytes:
+    """``result`` pickled, or ``KernelFailed`` naming the item and the part that does not
+    pickle."""
+    import pickle
+
+    try:
+        return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - any failure to pickle is the answer
+        raise KernelFailed(Failure(
+            cause=f"{unpicklable_part(result)} cannot be pickled ({type(exc).__name__})",
+            kinds=("PicklingError",), index=index, item=short_repr(item), stage="result",
+        )) from None
+
+
+def unpickled(data: bytes, index: int, item: Any) -> Any:
+    """A result ``pickled`` made, loaded here, or ``KernelFailed`` naming the item."""
+    import pickle
+
+    try:
+        return pickle.loads(data)
+    except Exception as exc:  # noqa: BLE001 - e.g. a class this process cannot import
+        raise KernelFailed(Failure(
+            cause=f"it cannot be unpickled here ({type(exc).__name__}: {one_line(str(exc))})",
+            kinds=("UnpicklingError",), index=index, item=short_repr(item), stage="result",
+        )) from None
+
+
+def type_name(value: Any) -> str:
+    """``a _thread.lock``, ``a function (kernel.<locals>.<lambda>)``: what ``value`` is."""
+    cls = type(value)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    qualname = getattr(value, "__qualname__", None)
+    if callable(value) and isinstance(qualname, str):
+        return f"a {name} ({qualname})"
+    return f"a {name}"
+
+
+def unpicklable_part(value: Any, depth: int = 0) -> str:
+    """The innermost part of ``value`` that does not pickle, by type (only asked after a
+    failure: it pickles the parts again)."""
+    import pickle
+
+    if isinstance(value, dict):
+        parts = [*value.keys(), *value.values()]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        parts = list(value)
+    elif hasattr(value, "__dict__") and not callable(value):
+        parts = list(vars(value).values())
+    else:
+        parts = []
+    for part in parts:
+        try:
+            pickle.dumps(part)
+        except Exception:  # noqa: BLE001 - found the culprit, or a part of it
+            return unpicklable_part(part, depth + 1) if depth < 20 else type_name(part)
+    return type_name(value)
 
 
 def named(index: int, item: Any) -> str:
@@ -81,31 +164,34 @@ def fitted(result: Any, layout: tuple[str, int], index: int, item: Any) -> memor
     try:
         return typed(result, layout)
     except (TypeError, ValueError) as exc:
-        raise KernelFailed(named(index, item),
-                           f"its result does not fit its result_layout: {exc}") from None
+        raise KernelFailed(Failure(
+            cause=f"its result does not fit its result_layout: {exc}",
+            kinds=(type(exc).__name__,), index=index, item=short_repr(item),
+        )) from None
 
 
-def _restore(paths: tuple[str, ...], kernel: bytes) -> Guarded:
+def _restore(paths: tuple[str, ...], state: bytes) -> Guarded:
     """A ``Guarded`` rebuilt in a worker: its ``paths`` importable first, then its kernel."""
     import pickle
 
     for path in paths:
         if path not in sys.path:
             sys.path.append(path)
-    return Guarded(pickle.loads(kernel), paths)
+    kernel, carry, layout = pickle.loads(state)
+    return Guarded(kernel, paths, None, carry, layout)
 
 
-def probe(payload: bytes) -> str:
-    """Unpickle ``payload`` (a guarded kernel and an item) here: "" if it loads, else why not,
-    in a line. A worker that cannot unpickle its task may never report it (a subinterpreter
-    pool waits for ever), so this asks first."""
+def probe(payload: bytes) -> tuple[str, str]:
+    """Unpickle ``payload`` (a guarded kernel and an item) here: ("", "") if it loads, else why
+    not, in a line, and the module an import error names. A worker that cannot unpickle its
+    task may never report it (a subinterpreter pool waits for ever), so this asks first."""
     import pickle
 
     try:
         pickle.loads(payload)
     except BaseException as exc:  # noqa: BLE001 - whatever it is, it is the answer
-        return f"{type(exc).__name__}: {one_line(str(exc))}"
-    return ""
+        return f"{type(exc).__name__}: {one_line(str(exc))}", import_name(exc)
+    return "", ""
 
 
 def one_line(text: str) -> str:

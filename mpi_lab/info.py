@@ -51,9 +51,10 @@ def collect() -> dict[str, Any]:
         and "free-threading" in sys.version,
         "cores": local_cores(),
         "mpi": mpi_library_version(),
-        # What mpi_lab asks MPI_Init_thread for: only the main thread calls MPI, except the
-        # dynamic schedule's request server on rank 0.
-        "mpi_thread_level": "funneled (multiple with --schedule dynamic)",
+        # What mpi_lab asks MPI_Init_thread for: threads beside the main one call MPI to fail
+        # fast, report progress and serve dynamic chunks; block and cyclic runs go on with
+        # funneled if the library gives no more (then without failing fast).
+        "mpi_thread_level": "multiple (funneled suffices for block and cyclic schedules)",
         "mpi_settings": mpi_settings(),
         "backends": [
             {"name": name, "available": status.available, "reason": status.reason}

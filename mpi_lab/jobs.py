@@ -13,6 +13,7 @@ from typing import Any
 
 from mpi_lab.errors import ConfigError
 from mpi_lab.guarded import module_of
+from mpi_lab.results import SlotLayout
 from mpi_lab.workloads.contract import Layout, Workload, load
 
 
@@ -25,7 +26,10 @@ class Job:
 
     @classmethod
     def of(cls, target: Any, params: dict[str, Any] | None = None) -> Job:
-        """The job for a workload spec, module or object, with ``params`` for its ``plan``."""
+        """The job for a workload spec, module or object, with ``params`` for its ``plan`` (a
+        job is itself, if no other params are given)."""
+        if isinstance(target, Job):
+            return cls(target.workload, {**target.params, **params}) if params else target
         workload = load(target)
         return cls(workload, workload.params(dict(params or {})))
 
@@ -46,19 +50,11 @@ class Job:
         """Item -> (typecode, count) of its result, if the workload declares it."""
         return self.workload.result_layout
 
-    def slot_layout(self, travelling: bool = False) -> Callable[[Any], tuple[str, int]] | None:
+    def slot_layout(self, travelling: bool = False) -> SlotLayout | None:
         """Item -> (typecode, count) of its result as this rank keeps it: in the layout's
         narrower wire typecode (its optional third element) when the results travel to
-        another rank."""
-        layout = self.layout
-        if layout is None:
-            return None
-
-        def slot(item: Any) -> tuple[str, int]:
-            typecode, count, *wire = layout(item)
-            return (wire[0] if travelling and wire else typecode), count
-
-        return slot
+        another process or rank."""
+        return None if self.layout is None else SlotLayout(self.layout, travelling)
 
     @functools.cached_property  # asked on every run and chunk; inspects a signature
     def writes_in_place(self) -> bool:

@@ -32,15 +32,32 @@ class Meter:
         self.total = 0
         self.done = 0
         self.started = time.monotonic()
+        self._indices = range(0)  # the plan's indices of the items being mapped now
+        self._before = 0  # items done before them
 
-    def plan(self, count: int) -> None:
-        """``count`` more items are this process's to do."""
+    def plan(self, count: int, indices: range | None = None) -> None:
+        """``count`` more items are this process's to do (``indices``: their places in the
+        plan, mapped in that order from now on)."""
         with self._lock:
             self.total += count
+            if indices is not None:
+                self._indices, self._before = indices, self.done
+
+    @property
+    def current(self) -> int | None:
+        """The plan's index of the first item being mapped that is not done yet, if any."""
+        at = self.done - self._before
+        return self._indices[at] if 0 <= at < len(self._indices) else None
 
     def advance(self, count: int = 1) -> None:
         with self._lock:
             self.done += count
+
+    def forget(self, planned: int, done: int) -> None:
+        """Take back ``planned`` items and ``done`` of them (their work is to be done again)."""
+        with self._lock:
+            self.total -= planned
+            self.done -= done
 
     def summary(self) -> str:
         """``with 12 of 100 items done``, or under MPI ``rank 3 had done 12 of its 100 items``."""
@@ -49,6 +66,11 @@ class Meter:
             return f"{self.owner} had done {self.done}{mine} items"
         of = f" of {self.total}" if self.total else ""
         return f"with {self.done}{of} items done"
+
+    def snapshot(self) -> tuple[int, int]:
+        """(items done, the index of the item it is on, or -1)."""
+        current = self.current
+        return self.done, -1 if current is None else current
 
 
 _current = Meter()

@@ -19,18 +19,22 @@ LAB_KEYS = ("workload", "params", "answer", "backend", "workers", "ranks", "sche
 
 @dataclass(frozen=True)
 class RankReport:
-    """What one rank did: its host, its workers, how many items, and how long its share took."""
+    """What one rank did: its host, its workers, how many items, how long its share took, and
+    the backend that ran them (``auto`` may have left subinterpreters on one rank only)."""
 
     rank: int
     host: str
     workers: int
     items: int
     seconds: float
+    backend: str = ""
 
     @classmethod
-    def since(cls, started: float, *, rank: int, workers: int, items: int) -> RankReport:
+    def since(cls, started: float, *, rank: int, workers: int, items: int,
+              backend: str = "") -> RankReport:
         """This host's report of a share begun at ``started`` (``time.perf_counter``)."""
-        return cls(rank, os.uname().nodename, workers, items, time.perf_counter() - started)
+        return cls(rank, os.uname().nodename, workers, items, time.perf_counter() - started,
+                   backend)
 
 
 @dataclass

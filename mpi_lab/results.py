@@ -16,6 +16,25 @@ from typing import Any
 Layout = tuple[str, int]
 
 
+class SlotLayout:
+    """Item -> (typecode, count) of its result as a rank keeps it, from the workload's
+    ``result_layout``: in the layout's narrower wire typecode (its optional third element)
+    when the results travel to another process or rank. Picklable: workers call it."""
+
+    __slots__ = ("layout", "travelling")
+
+    def __init__(self, layout: Any, travelling: bool) -> None:
+        self.layout = layout
+        self.travelling = travelling
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return SlotLayout, (self.layout, self.travelling)
+
+    def __call__(self, item: Any) -> Layout:
+        typecode, count, *wire = self.layout(item)
+        return (wire[0] if self.travelling and wire else typecode), count
+
+
 def nbytes(layout: Layout) -> int:
     """Bytes of a result of this (typecode, count)."""
     typecode, count = layout

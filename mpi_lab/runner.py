@@ -1,24 +1,44 @@
-"""Runs a job's items on one process through a backend: a rank's share, or a run without MPI."""
+"""Runs a job's items on one process through a backend: a rank's share, or a whole local run.
+
+Whatever the backend, one item's failure comes back as one error naming the item: the kernel
+raised (``WorkerError``, exit 1), its result could not travel back (``WorkerError``), or the
+item or kernel could not be sent to a worker (``ConfigError``, exit 2, known before it ran).
+A kernel that cannot run in a subinterpreter (it imports NumPy, say) is refused in one line,
+or, where ``auto`` chose the subinterpreters, run by the model ``auto`` picks without them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, NamedTuple
 
-from mpi_lab import backends, faults
+from mpi_lab import backends, faults, mainguard
 from mpi_lab import progress as lab_progress
 from mpi_lab.backends._base import Backend  # every run needs it: loaded before the clock
-from mpi_lab.errors import ConfigError, KernelFailed, RemoteTraceback, WorkerError
-from mpi_lab.guarded import Guarded, fitted, import_paths, module_of
+from mpi_lab.errors import ConfigError, ItemNotSent, KernelFailed, failed_error
+from mpi_lab.failure import Failure
+from mpi_lab.guarded import (
+    Guarded,
+    fitted,
+    import_paths,
+    module_of,
+    one_line,
+    short_repr,
+    unpicklable_part,
+    unpickled,
+)
 from mpi_lab.jobs import Job
 from mpi_lab.placement import PlanSlots, back_to_back
-from mpi_lab.report import RankReport, Report
+from mpi_lab.report import RankReport
 from mpi_lab.results import Results
 from mpi_lab.results import results as typed_results
 
 Chunk = tuple[range, Sequence[Any]]  # plan indices, and the items at them
+Window = Callable[[], AbstractContextManager[Any]]  # around each map: where a peer's failure may stop it
 
 
 def local_cores() -> int:
@@ -49,68 +69,147 @@ class Numbered(Sequence[tuple[int, Any]]):
         return zip(self.indices, self.items, strict=True)
 
 
+class NotInSubinterpreter(Exception):
+    """The kernel (or an item) cannot load in a subinterpreter: ``why``, in a line, and the
+    module that could not be imported, if one is named."""
+
+    def __init__(self, why: str, module: str = "") -> None:
+        super().__init__(why)
+        self.why = why
+        self.module = module
+
+
 def resolve(job: Job, backend: str, workers: int, start_method: str | None) -> backends.Choice:
-    """The backend for ``job``: what its kernels need (NumPy, or living in ``__main__``)."""
+    """The backend for ``job``: what its kernels need (NumPy, or living in ``__main__``), and
+    whether worker processes would run the user's script again (no main guard)."""
     in_main = job.in_main()
+    unguarded = mainguard.unguarded_call(start_method)
     choice = backends.resolve(backend, job.uses_numpy(), workers, start_method,
-                              in_main=in_main, workload=job.name)
+                              in_main=in_main, unguarded=unguarded is not None,
+                              workload=job.name)
     if in_main:  # only then: loading the backend's class costs time in the clock
         job.check_reachable(choice.name, backends.backend_class(choice.name).in_process)
+    if unguarded is not None and choice.name in backends.PROCESS_BACKENDS:
+        raise ConfigError(mainguard.advice(unguarded, choice.name))
     return choice
 
 
+def carry_mode(pool: Backend, job: Job, travelling: bool) -> str | None:
+    """How each result is made ready in its worker (``Guarded.carry``): typed to its layout
+    when it crosses into this process by pipe or queue, pickled when it crosses without one
+    (or could have gone to another rank: ``travelling``), else as it is."""
+    crossing = not pool.in_process
+    if job.layout is not None:
+        return "typed" if crossing and not pool.places_laid_out_results else None
+    return "pickle" if crossing or travelling else None
+
+
 def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
-              into: dict[int, memoryview] | None = None, travelling: bool = False) -> list[Any]:
-    """``pool.map`` with worker failures turned into ``WorkerError`` naming item and cause;
-    the results are counted on this process's progress meter, and typed if the workload
-    declares their layout. ``into``: each item's slot, which the kernel writes its result
-    into (in-process workers)."""
+              into: dict[int, memoryview] | None = None, travelling: bool = False,
+              window: Window = contextlib.nullcontext, among_ranks: bool = False) -> list[Any]:
+    """``pool.map`` of the kernel over ``tasks``, each failure one error naming its item; the
+    results are counted on this process's progress meter, and typed if the workload declares
+    their layout (pickled bytes, for results that go on to rank 0 without one). ``into``: each
+    item's slot, which the kernel writes its result into (in-process workers). ``window``:
+    entered around the map, where a peer rank's failure may stop it. ``among_ranks``: the
+    results stay here, but any item could have fallen to another rank: they must be able to
+    travel all the same (so a run fails alike whichever rank an item falls to)."""
     if not tasks:
         return []
     meter = lab_progress.current()
-    meter.plan(len(tasks))
+    before = meter.done
+    meter.plan(len(tasks), tasks.indices)
+
     # Results that cross a process boundary anyway travel as narrow as the layout allows.
     layout = job.slot_layout(travelling or not pool.in_process)
-    if into is not None:
-        kernel = Guarded(kernel.kernel, kernel.paths, into)
+    mode = None if into is not None else carry_mode(pool, job, travelling or among_ranks)
+    kernel = Guarded(kernel.kernel, kernel.paths, into, mode, layout if mode == "typed" else None)
     try:
-        values = pool.map(kernel, tasks, meter.advance,
-                          layout=None if layout is None else lambda task: layout(task[1]))
-        if layout is not None and kernel.slots is None:
+        with window():
+            values = pool.map(kernel, tasks, meter.advance,
+                              layout=None if layout is None else lambda task: layout(task[1]))
+        if mode == "typed":
+            values = [memoryview(raw).cast(layout(item)[0])  # type: ignore[misc]
+                      for (_, item), raw in zip(tasks, values, strict=True)]
+        elif mode == "pickle" and not travelling:
+            values = [unpickled(raw, index, item)
+                      for (index, item), raw in zip(tasks, values, strict=True)]
+        elif layout is not None and into is None:
             values = [fitted(value, layout(item), index, item)
                       for (index, item), value in zip(tasks, values, strict=True)]
     except KernelFailed as exc:
-        raise WorkerError(f"worker failed on {exc}", exc.remote_traceback) \
-            from RemoteTraceback(exc.remote_traceback)
+        if not pool.runs_numpy and exc.failure.is_a("ImportError"):
+            meter.forget(len(tasks), meter.done - before)
+            cause = exc.failure.cause.partition(": ")[2]
+            raise NotInSubinterpreter(f"{exc.failure.kinds[0]}: {one_line(cause)}",
+                                      exc.failure.module) from None
+        raise failed_error(exc.failure) from None
+    except ItemNotSent as exc:
+        raise ConfigError(_not_sent(job, pool, exc)) from None
     except Exception as exc:
         # Imported here: concurrent.futures costs start-up time that serial runs do not need.
         from concurrent.futures import BrokenExecutor
 
         if isinstance(exc, BrokenExecutor):  # e.g. BrokenProcessPool: a worker process died
-            raise WorkerError(f"a worker process died: {exc}") from exc
-        if not pool.in_process and "pickle" in str(exc):  # on the way to a worker or back
-            raise ConfigError(
-                f"{job.name}: backend {pool.name!r} sends items and results between processes"
-                f" or interpreters, and these cannot be pickled ({type(exc).__name__}: {exc});"
-                " use an in-process backend (threads, thread-pool, asyncio)"
-            ) from exc
+            raise failed_error(Failure(f"a worker process died: {exc}")) from exc
         raise
     return values
 
 
-def _probe(pool: Backend, job: Job, kernel: Guarded, task: tuple[int, Any]) -> None:
-    """Fail at once, saying why, if a subinterpreter cannot load the kernel or an item."""
+def _not_sent(job: Job, pool: Backend, exc: ItemNotSent) -> str:
+    """An item the pool could not hand to a worker, named with the part that failed."""
+    index, item = exc.item
+    return (f"{job.name}: item {index} ({short_repr(item)}) could not be sent to a worker of"
+            f" {pool.name!r}: {unpicklable_part(item)} cannot be pickled"
+            f" ({type(exc.cause).__name__}); use an in-process backend"
+            f" ({', '.join(backends.in_process_names())})")
+
+
+def sendable(indices: range, items: Sequence[Any]) -> bytes:
+    """A chunk pickled, to send to another rank; an item that does not pickle is named
+    (``ConfigError``, exit 2: known before it runs)."""
+    import pickle  # here: a run without workers elsewhere pickles nothing
+
+    try:
+        return pickle.dumps((indices, items), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - find which item, and what in it
+        for index, item in zip(indices, items, strict=True):
+            try:
+                pickle.dumps(item)
+            except Exception:  # noqa: BLE001 - this one
+                raise ConfigError(
+                    f"item {index} ({short_repr(item)}) could not be sent to another rank:"
+                    f" {unpicklable_part(item)} cannot be pickled ({type(exc).__name__})"
+                ) from None
+        raise ConfigError(f"items {indices.start}..{indices.stop - 1} could not be sent to"
+                          f" another rank ({type(exc).__name__}: {exc})") from None
+
+
+def _probe(pool: Backend, kernel: Guarded, task: tuple[int, Any]) -> None:
+    """``NotInSubinterpreter`` at once if a subinterpreter cannot load the kernel or an item
+    (a pool would wait for ever on a task its worker cannot unpickle)."""
     import pickle
 
     from mpi_lab.guarded import probe
 
-    (why,) = pool.map(probe, [pickle.dumps((kernel, task))])
+    ((why, module),) = pool.map(probe, [pickle.dumps((kernel, task))])
     if why:
+        raise NotInSubinterpreter(why, module)
+
+
+def _check_sendable(job: Job, pool: Backend, kernel: Guarded) -> None:
+    """The kernel pickles, for workers in other processes or interpreters (exit 2 if not)."""
+    import pickle
+
+    try:
+        pickle.dumps(kernel)
+    except Exception as exc:  # noqa: BLE001 - whatever stops it is the answer
         raise ConfigError(
-            f"{job.name}: a subinterpreter cannot load its kernel or items ({why}); if its"
-            " module imports NumPy, say so (needs_numpy = True: auto then picks threads), or"
-            " choose another backend"
-        )
+            f"{job.name}: backend {pool.name!r} sends the kernel to its workers, and"
+            f" {unpicklable_part(kernel.kernel)} in it cannot be pickled"
+            f" ({type(exc).__name__}); use an in-process backend"
+            f" ({', '.join(backends.in_process_names())})"
+        ) from None
 
 
 def rank_kernel(job: Job, rank: int = 0) -> Guarded:
@@ -119,12 +218,22 @@ def rank_kernel(job: Job, rank: int = 0) -> Guarded:
     return Guarded(faults.inject(job.kernel, rank), import_paths(job.kernel))
 
 
-def run_share(job: Job, chunks: Iterable[Chunk], backend: str, workers: int, *,
+class Share(NamedTuple):
+    """What a rank did with its share: the plan's ranges it ran (in its order), their results,
+    its report, and the backend that ran them (``auto`` may have changed its mind)."""
+
+    ranges: list[range]
+    results: Results
+    report: RankReport
+    choice: backends.Choice
+
+
+def run_share(job: Job, chunks: Iterable[Chunk], choice: backends.Choice, workers: int, *,
               start_method: str | None = None, rank: int = 0, travelling: bool = False,
-              plan_slots: PlanSlots | None = None,
-              ) -> tuple[list[range], Results, RankReport]:
+              plan_slots: PlanSlots | None = None, window: Window = contextlib.nullcontext,
+              among_ranks: bool = False) -> Share:
     """Map the kernel over every chunk this rank is given (its static share, or dynamic
-    chunks as they come); its ranges and results, in the order it ran them, and its report.
+    chunks as they come); ``among_ranks``: one of several ranks (``map_items``).
 
     Where the kernel can write in place and the workers share this process, results go
     into ``plan_slots`` (the whole plan's, for results that stay here), or else each
@@ -134,30 +243,63 @@ def run_share(job: Job, chunks: Iterable[Chunk], backend: str, workers: int, *,
     started = time.perf_counter()
     ranges: list[range] = []
     values: list[Any] = []
-    with backends.create(backend, workers, start_method=start_method) as pool:
-        kernel = rank_kernel(job, rank)
+    kernel = rank_kernel(job, rank)
+    numpy = job.uses_numpy()
+    first = None
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(backends.create(choice.name, workers,
+                                                   start_method=start_method))
         # Subinterpreter backends are probed before the first chunk (the lab's own workloads
         # are known to load there, and the probe would delay a second worker's start).
         probed = pool.runs_numpy or module_of(kernel.kernel).startswith("mpi_lab.")
-        in_place = pool.in_process and job.writes_in_place
-        numpy = job.uses_numpy()
-        first = None
+        if not pool.in_process:
+            _check_sendable(job, pool, kernel)
         for indices, items in chunks:
             if first is None and len(items):
                 first = items[0]
-            if not probed and len(items):
-                _probe(pool, job, kernel, (indices[0], items[0]))
-                probed = True
             tasks = Numbered(indices, items)
-            into = None
-            if in_place:
-                into = plan_slots.slots(indices) if plan_slots is not None else \
-                    back_to_back(job.slot_layout(travelling), tasks, numpy)
-            values.extend(map_items(pool, kernel, tasks, job, into, travelling))
+            while True:
+                try:
+                    if not probed and len(items):
+                        _probe(pool, kernel, (indices[0], items[0]))
+                        probed = True
+                    into = None
+                    if pool.in_process and job.writes_in_place:
+                        into = plan_slots.slots(indices) if plan_slots is not None else \
+                            back_to_back(job.slot_layout(travelling), tasks, numpy)
+                    values.extend(map_items(pool, kernel, tasks, job, into, travelling, window,
+                                            among_ranks))
+                    break
+                except NotInSubinterpreter as refused:
+                    choice = _without_subinterpreters(job, pool, choice, refused, start_method)
+                    stack.close()  # this pool is done with; the chunk runs again on the next
+                    pool = stack.enter_context(backends.create(choice.name, workers,
+                                                               start_method=start_method))
+                    if not pool.in_process:
+                        _check_sendable(job, pool, kernel)
+                    probed = True
             ranges.append(indices)
     # The workers the backend really runs (serial has one, whatever was asked).
-    report = RankReport.since(started, rank=rank, workers=pool.workers, items=len(values))
-    return ranges, typed_results(values, typecode(job, first)), report
+    report = RankReport.since(started, rank=rank, workers=pool.workers, items=len(values),
+                              backend=pool.name)
+    return Share(ranges, typed_results(values, typecode(job, first)), report, choice)
+
+
+def _without_subinterpreters(job: Job, pool: Backend, choice: backends.Choice,
+                             refused: NotInSubinterpreter,
+                             start_method: str | None) -> backends.Choice:
+    """What runs the kernel instead, where ``auto`` chose subinterpreters; else the one-line
+    refusal (exit 2)."""
+    if not choice.auto:
+        raise ConfigError(
+            f"{job.name}: backend {pool.name!r} runs subinterpreters, and its kernel cannot"
+            f" run there ({refused.why}): NumPy and other extension modules that do not"
+            " support subinterpreters cannot load in one. If the kernel imports NumPy, say so"
+            " (needs_numpy = True: auto then picks threads), or choose another backend"
+        )
+    return backends.without_subinterpreters(
+        refused.why, numpy=refused.module.partition(".")[0] == "numpy",
+        processes=mainguard.unguarded_call(start_method) is None)
 
 
 def plan_slots(job: Job, plan: Sequence[Any]) -> PlanSlots | None:
@@ -174,30 +316,3 @@ def typecode(job: Job, item: Any) -> str | None:
     if job.layout is None or item is None:
         return None
     return str(job.layout(item)[0])
-
-
-def run_local(job: Job, backend: str = "auto", workers: int | None = None, *,
-              start_method: str | None = None, progress: bool = False) -> Report:
-    """Run ``job`` in this process with one backend; ``workers=None`` means one per core.
-    ``progress``: show it live on stderr (``liveline``)."""
-    from mpi_lab import liveline
-
-    count = local_cores() if workers is None else workers
-    choice = resolve(job, backend, count, start_method)
-    job.preload()
-    meter = lab_progress.start()
-    planned = 0  # the line's total from the plan on, before the workers have started
-
-    def status() -> lab_progress.Status:
-        return lab_progress.Status(meter.done, planned)
-
-    started = time.perf_counter()
-    with liveline.shown(job.name, status if progress else None):
-        plan = job.plan()
-        planned = len(plan)
-        slots = plan_slots(job, plan)
-        _, results, rank = run_share(job, [(range(len(plan)), plan)], choice.name, count,
-                                     start_method=start_method, plan_slots=slots)
-    answer = job.combine(slots.results() if slots is not None and slots.used else results)
-    return Report.finished(job, answer, choice, schedule=None, started=started,
-                           per_rank=[rank])

@@ -15,6 +15,10 @@ def report_lines(report: Report) -> list[str]:
     ranks = f", {report.ranks} ranks, {report.schedule} schedule" if report.ranks > 1 else ""
     workers = f"{report.workers} worker{'s' if report.workers != 1 else ''}"
     lines.append(f"backend {report.backend}{why}, {workers}{ranks}")
+    others = [f"rank {rank.rank}: {rank.backend}" for rank in report.per_rank
+              if rank.backend and rank.backend != report.backend]
+    if others:  # auto left subinterpreters on some ranks only
+        lines.append(f"  other backends: {', '.join(others)}")
     if report.ranks > 1:
         lines.extend(rank_table([asdict(rank) for rank in report.per_rank]))
     if output := report.extra.get("output"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from mpi_lab import backends
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from procs import shm_segments  # importable once the folder is on sys.path
+from procs import Scope, shm_segments  # importable once the folder is on sys.path
 
 
 def backend_params(numpy_only: bool = False) -> list:
@@ -43,12 +44,24 @@ def numpy_backend_name(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+# This process's own temporary folder, chosen now: each test's TMPDIR is for what it starts.
+tempfile.gettempdir()
+
+
 @pytest.fixture(autouse=True)
-def no_leftovers() -> Iterator[None]:
-    """After each test: no child process, no extra thread, no new /dev/shm segment of ours."""
+def no_leftovers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """After each test: no child process, no extra thread, no new /dev/shm block of ours, and
+    nothing left by what the test started (its processes, their files in its own folders:
+    ``procs.Scope``), whatever else runs on the machine."""
+    scope = Scope()
+    for name, value in scope.env().items():
+        monkeypatch.setenv(name, value)
     segments = shm_segments()
     threads = set(threading.enumerate())
     yield
+    left = scope.finish()
+    assert not left["processes"], f"processes the test started still ran: {left['processes']}"
+    assert not left["files"], f"files left by what the test started: {left['files']}"
     children = [p for p in multiprocessing.active_children() if p.name != "ForkServerProcess"]
     assert not children, f"child processes left running: {children}"
     # The rank's launcher watch lives as long as the process, by design (mpi_lab.lifeline).
@@ -57,7 +70,7 @@ def no_leftovers() -> Iterator[None]:
     for thread in new_threads:  # give exiting daemon threads a moment
         thread.join(timeout=5)
     assert not [t for t in new_threads if t.is_alive()], f"threads left running: {new_threads}"
-    assert shm_segments() <= segments, f"/dev/shm segments left: {shm_segments() - segments}"
+    assert shm_segments() <= segments, f"/dev/shm blocks left: {shm_segments() - segments}"
 
 
 @pytest.fixture

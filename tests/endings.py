@@ -37,7 +37,15 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from procs import _stat_table, descendants, is_rank, session_members, with_environment
+from procs import (
+    BACKING_ENV,
+    _stat_table,
+    descendants,
+    is_rank,
+    scope_env,
+    session_members,
+    with_environment,
+)
 
 from mpi_lab.mpi import launcher
 
@@ -237,7 +245,7 @@ def _working(case: Case, launcher_pid: int) -> tuple[bool, dict[int, int]]:
     if len(ranks) < count:
         return False, ranks
     for pid in ranks.values():
-        if case.ranks is not None and _OPEN_MPI and b"/dev/shm/sm_segment." not in _read(
+        if case.ranks is not None and _OPEN_MPI and b"/sm_segment." not in _read(
                 f"/proc/{pid}/maps"):
             return False, ranks  # MPI_Init not done: Open MPI maps its shared segment there
         if case.backend in PROCESS_BACKENDS:
@@ -258,15 +266,25 @@ def _rss_mib(pids: list[int]) -> float:
 # -- looking at files ----------------------------------------------------------------------
 
 
+def _folders() -> tuple[list[Path], list[Path]]:
+    """Where a run's shared-memory files and temporary folders go: /dev/shm and /tmp, and the
+    running test's own folders (``procs.Scope``) when there is one."""
+    scope = scope_env()
+    shm = [Path("/dev/shm"), *([Path(scope[BACKING_ENV])] if BACKING_ENV in scope else [])]
+    tmp = [Path("/tmp"), *([Path(scope["TMPDIR"])] if "TMPDIR" in scope else [])]
+    return [p for p in shm if p.is_dir()], [p for p in tmp if p.is_dir()]
+
+
 def _entries() -> dict[str, set[Path]]:
-    """Our kinds of /dev/shm entries and /tmp folders that exist now."""
+    """Our kinds of shared-memory entries and temporary folders that exist now."""
     found: dict[str, set[Path]] = {"shm": set(), "pymp": set(), "ompi": set()}
-    shm = Path("/dev/shm")
-    if shm.is_dir():
-        found["shm"] = {p for p in shm.iterdir()
-                        if p.name.startswith(SHM_PREFIXES) and ".mpilab-h" not in p.name}
+    shm_folders, tmp_folders = _folders()
+    for shm in shm_folders:
+        found["shm"] |= {p for p in shm.iterdir()
+                         if p.name.startswith(SHM_PREFIXES) and ".mpilab-h" not in p.name}
     for kind, prefix in TMP_PREFIXES.items():
-        found[kind] = set(Path("/tmp").glob(prefix + "*"))
+        for tmp in tmp_folders:
+            found[kind] |= set(tmp.glob(prefix + "*"))
     return found
 
 
@@ -374,7 +392,7 @@ def command(case: Case) -> list[str]:
 
 def environment(case: Case, marker: str, source: Path) -> dict[str, str]:
     """The user's environment (no MPI tuning variable), the run's marker, the fault if any."""
-    env = launcher.plain_env()
+    env = {**launcher.plain_env(), **scope_env()}
     key, _, value = marker.partition("=")
     env[key] = value
     if case.ending == "worker-exception":

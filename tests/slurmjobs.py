@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from procs import is_rank, named, shm_segments, wait_empty, with_environment
+from procs import is_rank, named, new_shm, scope_env, shm_names, wait_empty, with_environment
 
 from mpi_lab.mpi import launcher
 
@@ -90,7 +90,7 @@ def running_cluster(*up_args: str) -> Iterator[dict[str, str]]:
     assert made.returncode == 0, made.stdout + made.stderr
     conf = re.search(r"SLURM_CONF=(\S+)", cluster("env").stdout)
     assert conf is not None
-    env = {**launcher.plain_env(), "SLURM_CONF": conf.group(1), "MPI_LAB_VENV": sys.prefix}
+    env = {**launcher.plain_env(), **scope_env(), "SLURM_CONF": conf.group(1), "MPI_LAB_VENV": sys.prefix}
     try:
         yield env
     finally:
@@ -102,11 +102,7 @@ def running_cluster(*up_args: str) -> Iterator[dict[str, str]]:
 @contextlib.contextmanager
 def no_new_shm() -> Iterator[None]:
     """The block adds no /dev/shm entry: ours, Open MPI's, or our pools' semaphores."""
-    before = _shm()
+    before = shm_names()
     yield
-    added = _shm() - before
-    assert not added, f"/dev/shm entries left: {sorted(added)}"
-
-
-def _shm() -> set[str]:
-    return shm_segments() | {p.name for p in Path("/dev/shm").glob("sem.mp-*")}
+    added = new_shm(before)
+    assert not added, f"/dev/shm entries left: {added}"

@@ -12,9 +12,9 @@ import pytest
 from procs import lab, shm_segments, wait_session_empty
 from reference import fractal_job, pi_job
 
+import mpi_lab
 from mpi_lab import backends, faults
 from mpi_lab.errors import WorkerError
-from mpi_lab.runner import run_local
 
 
 @pytest.mark.parametrize("workload", ["pi", "fractal"])
@@ -24,7 +24,7 @@ def test_kernel_exception_becomes_worker_error(backend_name: str, workload: str,
         height=12, width=5, kernel="python", band_rows=2
     )
     with pytest.raises(WorkerError, match=r"InjectedFault: injected fault in (block|rows) "):
-        run_local(job, backend_name, 2)
+        mpi_lab.run(job, backend=backend_name, workers=2, mpi=False)
 
 
 def test_subinterpreters_are_closed_after_failure(monkeypatch):
@@ -38,7 +38,7 @@ def test_subinterpreters_are_closed_after_failure(monkeypatch):
     monkeypatch.setenv(faults.ENV, "raise")
     for name in ("interpreter-pool", "interpreters"):
         with pytest.raises(WorkerError):
-            run_local(pi_job(trials=3_000, block_size=1_000), name, 2)
+            mpi_lab.run(pi_job(trials=3_000, block_size=1_000), backend=name, workers=2, mpi=False)
     assert len(api.list_all()) == before
 
 
@@ -52,7 +52,7 @@ def test_interpreters_leave_no_result_queued_after_failure(monkeypatch):
     queues = sys.modules[type(interpreters_module().create_queue()).__module__]
     monkeypatch.setenv(faults.ENV, "raise")
     with pytest.raises(WorkerError):
-        run_local(pi_job(trials=8_000, block_size=1_000), "interpreters", 2)
+        mpi_lab.run(pi_job(trials=8_000, block_size=1_000), backend="interpreters", workers=2, mpi=False)
     assert [queue.qsize() for queue in queues.list_all()] == [0] * len(queues.list_all())
 
 
@@ -60,7 +60,7 @@ def test_interpreters_leave_no_result_queued_after_failure(monkeypatch):
 def test_dead_worker_process_becomes_worker_error(backend: str, monkeypatch):
     monkeypatch.setenv(faults.ENV, "exit")
     with pytest.raises(WorkerError, match="worker process died"):
-        run_local(pi_job(trials=3_000, block_size=1_000), backend, 2)
+        mpi_lab.run(pi_job(trials=3_000, block_size=1_000), backend=backend, workers=2, mpi=False)
 
 
 def test_bad_fault_spec_is_rejected(monkeypatch):

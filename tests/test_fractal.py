@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from reference import fractal_job, seed_fractal
 
+import mpi_lab
 from mpi_lab import backends
-from mpi_lab.runner import run_local
 from mpi_lab.workloads import complex_arith, fractal
 
 # 300 iterations: pixels up to 300, sent between processes in two bytes, not one.
@@ -26,7 +26,7 @@ def test_grid_equals_seed_ogrid():
 @pytest.mark.parametrize(("height", "width", "maxiter"), SIZES)
 def test_numpy_kernel_matches_seed(numpy_backend_name: str, height: int, width: int, maxiter: int):
     job = fractal_job(height=height, width=width, maxiter=maxiter, kernel="numpy", band_rows=3)
-    report = run_local(job, numpy_backend_name, 2)
+    report = mpi_lab.run(job, backend=numpy_backend_name, workers=2, mpi=False)
     expected = seed_fractal(height, width, maxiter)
     assert report.answer.pixels.dtype == np.int32
     assert report.answer.pixels.shape == (height, width)
@@ -36,19 +36,19 @@ def test_numpy_kernel_matches_seed(numpy_backend_name: str, height: int, width: 
 @pytest.mark.parametrize(("height", "width", "maxiter"), SIZES)
 def test_python_kernel_matches_seed(backend_name: str, height: int, width: int, maxiter: int):
     job = fractal_job(height=height, width=width, maxiter=maxiter, kernel="python", band_rows=40)
-    report = run_local(job, backend_name, 2)
+    report = mpi_lab.run(job, backend=backend_name, workers=2, mpi=False)
     assert np.array_equal(report.answer.pixels, seed_fractal(height, width, maxiter))
 
 
 def test_height_smaller_than_workers(backend_name: str):
     kernel = "numpy" if backends.backend_class(backend_name).runs_numpy else "python"
     job = fractal_job(height=2, width=9, maxiter=30, kernel=kernel, band_rows=1)
-    report = run_local(job, backend_name, 7)
+    report = mpi_lab.run(job, backend=backend_name, workers=7, mpi=False)
     assert np.array_equal(report.answer.pixels, seed_fractal(2, 9, 30))
 
 
 def test_json_fields_describe_the_array():
-    report = run_local(fractal_job(height=31, width=17, maxiter=20), "serial", 1)
+    report = mpi_lab.run(fractal_job(height=31, width=17, maxiter=20), backend="serial", workers=1, mpi=False)
     fields = report.to_dict()
     assert fields["checksum"] == int(seed_fractal(31, 17, 20).sum())
     import hashlib
@@ -83,7 +83,7 @@ def test_exact_fma_fallback_rounds_once():
 def test_default_size_sum_and_array():
     expected = seed_fractal(4000, 3000, 20)
     assert int(expected.sum()) == 128_933_124
-    report = run_local(fractal_job(), "thread-pool", 2)
+    report = mpi_lab.run(fractal_job(), backend="thread-pool", workers=2, mpi=False)
     assert np.array_equal(report.answer.pixels, expected)
     assert report.to_dict()["checksum"] == 128_933_124
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from procs import is_rank
+from procs import BACKING_ENV, is_rank
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTS = str(ROOT / "scripts" / "hosts")
@@ -75,7 +75,8 @@ def cluster(request: pytest.FixtureRequest):
     assert hosts("down").returncode == 0
     left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "mpilab-h" not in left
-    assert not list(Path("/dev/shm").glob("sm_segment.mpilab-h*"))
+    for folder in {Path("/dev/shm"), Path(os.environ.get(BACKING_ENV, "/dev/shm"))}:
+        assert not list(folder.glob("sm_segment.mpilab-h*"))
 
 
 def run_json(*args: str) -> dict:

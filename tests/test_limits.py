@@ -4,15 +4,15 @@ and a single `--mpi` process that leaves nothing in /dev/shm."""
 from __future__ import annotations
 
 import functools
+import os
 import pickle
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from procs import shm_segments
+from procs import BACKING_ENV
 from reference import pi_job
 
 from mpi_lab import backends
@@ -119,14 +119,16 @@ def test_a_huge_run_stays_small_until_its_deadline():
     assert 0 < peak < 200_000  # kB
 
 
-def _open_mpi_files() -> set[str]:
-    return shm_segments() | {str(p) for p in Path(tempfile.gettempdir()).glob("ompi.*/jf.*/*")}
+def _open_mpi_files() -> list[Path]:
+    """What Open MPI made for the run: its segments and session files, in the test's own
+    folders (``procs.Scope``)."""
+    shm = Path(os.environ[BACKING_ENV])
+    return [*shm.glob("sm_segment.*"), *Path(os.environ["TMPDIR"]).glob("ompi.*/jf.*/*")]
 
 
 @pytest.mark.parametrize("args", [(), ("--deadline", "1", "--trials", str(HUGE))])
 def test_mpi_without_a_launcher_leaves_no_segment_and_no_session(args):
-    before = _open_mpi_files()
     done = subprocess.run([sys.executable, "-m", "mpi_lab", "pi", "--trials", "1000", "--mpi",
                            *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == (124 if args else 0), done.stderr
-    assert _open_mpi_files() <= before
+    assert _open_mpi_files() == []

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from reference import fractal_job, pi_job, seed_fractal
 
+import mpi_lab
 from mpi_lab import backends
 from mpi_lab.errors import ConfigError, WorkerError
 from mpi_lab.mpi import coordinator
-from mpi_lab.runner import run_local
 
 pytestmark = [pytest.mark.mpi(min_size=2), pytest.mark.timeout(120)]
 
@@ -42,9 +42,9 @@ def shared(comm, value):
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_pi_hits_equal_local_run(comm, schedule: str, backend: str):
     job = pi_job(trials=23_457, block_size=1_000, seed=11)
-    report = coordinator.run(job, backend, 2, schedule=schedule, comm=comm)
+    report = mpi_lab.run(job, backend=backend, workers=2, schedule=schedule, mpi=True)
     hits = shared(comm, report.answer.hits if report else None)
-    assert hits == run_local(job, "serial", 1).answer.hits
+    assert hits == mpi_lab.run(job, backend="serial", workers=1, mpi=False).answer.hits
     per_rank = shared(comm, [r.items for r in report.per_rank] if report else None)
     assert len(per_rank) == comm.Get_size()
     assert sum(per_rank) == len(job.plan())
@@ -57,7 +57,7 @@ def test_pi_hits_equal_local_run(comm, schedule: str, backend: str):
 def test_fractal_equals_seed(comm, schedule: str, height: int, width: int, maxiter: int,
                              band_rows: int | None):
     job = fractal_job(height=height, width=width, maxiter=maxiter, band_rows=band_rows)
-    report = coordinator.run(job, "thread-pool", 1, schedule=schedule, comm=comm)
+    report = mpi_lab.run(job, backend="thread-pool", workers=1, schedule=schedule, mpi=True)
     equal = shared(comm, bool(report and np.array_equal(report.answer.pixels,
                                                         seed_fractal(height, width, maxiter))))
     assert equal
@@ -68,7 +68,7 @@ def test_fractal_with_worker_processes_equals_seed(comm, schedule: str):
     # Workers in other processes cannot write into rank 0's result: their rows are stacked
     # and placed, unlike the thread pool's, which rank 0 computes in place.
     job = fractal_job(height=57, width=31, maxiter=300, band_rows=3)
-    report = coordinator.run(job, "process-pool", 1, schedule=schedule, comm=comm)
+    report = mpi_lab.run(job, backend="process-pool", workers=1, schedule=schedule, mpi=True)
     assert shared(comm, bool(report and np.array_equal(report.answer.pixels,
                                                        seed_fractal(57, 31, 300))))
 
@@ -77,13 +77,13 @@ def test_python_kernel_in_interpreter_pool_per_rank(comm):
     if "interpreter-pool" not in RANK_BACKENDS:
         pytest.skip(backends.availability("interpreter-pool").reason)
     job = fractal_job(height=21, width=13, maxiter=30, kernel="python", band_rows=2)
-    report = coordinator.run(job, "interpreter-pool", 2, schedule="cyclic", comm=comm)
+    report = mpi_lab.run(job, backend="interpreter-pool", workers=2, schedule="cyclic", mpi=True)
     assert shared(comm, bool(report and np.array_equal(report.answer.pixels,
                                                        seed_fractal(21, 13, 30))))
 
 
 def test_only_rank_0_gets_the_report(comm):
-    report = coordinator.run(pi_job(trials=5_000, block_size=1_000), "serial", 1, comm=comm)
+    report = mpi_lab.run(pi_job(trials=5_000, block_size=1_000), backend="serial", workers=1, mpi=True)
     ranks_with_report = comm.allgather(report is not None)
     assert ranks_with_report == [True] + [False] * (comm.Get_size() - 1)
 
@@ -101,7 +101,7 @@ def test_auto_workers_share_the_node_cores(comm):
 def test_worker_failure_is_agreed_by_every_rank(comm, monkeypatch):
     monkeypatch.setenv("MPI_LAB_FAULT", "raise@1")
     with pytest.raises(coordinator.RankFailed, match=r"rank 1 on host .*InjectedFault") as info:
-        coordinator.run(pi_job(trials=20_000, block_size=1_000), "thread-pool", 1, comm=comm)
+        mpi_lab.run(pi_job(trials=20_000, block_size=1_000), backend="thread-pool", workers=1, mpi=True)
     assert info.value.exit_code == 1
     # Caught as without MPI, and chained to the worker's traceback.
     assert isinstance(info.value, WorkerError)
@@ -110,7 +110,7 @@ def test_worker_failure_is_agreed_by_every_rank(comm, monkeypatch):
 
 def test_bad_input_is_a_config_error_on_every_rank(comm):
     with pytest.raises(ConfigError, match="trials must be greater than 0") as info:
-        coordinator.run(pi_job(trials=0), "serial", 1, comm=comm)
+        mpi_lab.run(pi_job(trials=0), backend="serial", workers=1, mpi=True)
     assert info.value.exit_code == 2 and info.value.agreed
 
 
@@ -159,9 +159,9 @@ def test_reports_reach_rank_0_while_the_ranks_work(comm):
 def test_a_run_with_progress_answers_alike_and_leaves_no_report_behind(comm, schedule: str,
                                                                        capfd):
     job = pi_job(trials=60_000, block_size=1_000, seed=3)
-    report = coordinator.run(job, "serial", 1, schedule=schedule, comm=comm, progress=True)
+    report = mpi_lab.run(job, backend="serial", workers=1, schedule=schedule, mpi=True, progress=True)
     hits = shared(comm, report.answer.hits if report else None)
-    assert hits == run_local(job, "serial", 1).answer.hits
+    assert hits == mpi_lab.run(job, backend="serial", workers=1, mpi=False).answer.hits
     assert not _progress_left(comm)
     lines = shared(comm, capfd.readouterr().err if comm.Get_rank() == 0 else None)
     assert "60 of 60 items (100%)" in lines and f"0 of {comm.Get_size()} ranks" in lines
@@ -176,8 +176,8 @@ def test_a_failed_run_with_progress_leaves_no_report_behind(comm, monkeypatch):
                         lambda self, sent: (drained.append(sent), drain(self, sent)))
     monkeypatch.setenv("MPI_LAB_FAULT", "raise@1")
     with pytest.raises(coordinator.RankFailed):
-        coordinator.run(pi_job(trials=20_000, block_size=1_000), "serial", 1, comm=comm,
-                        progress=True)
+        mpi_lab.run(pi_job(trials=20_000, block_size=1_000), backend="serial", workers=1,
+                    mpi=True, progress=True)
     # every other rank, the failed one too, sent at least its last report, all received
     drained = shared(comm, drained)
     assert len(drained) == 1 and all(count >= 1 for count in drained[0][1:])

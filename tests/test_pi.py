@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from reference import pi_hits_python, pi_job
 
+import mpi_lab
 from mpi_lab import backends
-from mpi_lab.runner import run_local
 from mpi_lab.workloads import pi
 
 # Trial counts that are not multiples of the block size, so the last block is short.
@@ -16,7 +16,7 @@ CASES = [(12_345, 1_000, 0), (9_999, 700, 42), (1, 100, 7)]
 @pytest.mark.parametrize(("trials", "block_size", "seed"), CASES)
 def test_serial_python_kernel_matches_seed_style_draws(trials: int, block_size: int, seed: int):
     job = pi_job(trials=trials, seed=seed, kernel="python", block_size=block_size)
-    report = run_local(job, "serial", 1)
+    report = mpi_lab.run(job, backend="serial", workers=1, mpi=False)
     assert report.answer.hits == pi_hits_python(trials, block_size, seed)
 
 
@@ -26,8 +26,8 @@ def test_hits_invariant_across_backends_and_workers(
     backend_name: str, workers: int, trials: int, block_size: int, seed: int
 ):
     job = pi_job(trials=trials, seed=seed, kernel="python", block_size=block_size)
-    expected = run_local(job, "serial", 1).answer.hits
-    report = run_local(job, backend_name, workers)
+    expected = mpi_lab.run(job, backend="serial", workers=1, mpi=False).answer.hits
+    report = mpi_lab.run(job, backend=backend_name, workers=workers, mpi=False)
     assert report.answer.hits == expected
     assert report.backend == backend_name
     # Serial is one loop, whatever was asked: the report says what ran.
@@ -38,21 +38,21 @@ def test_hits_invariant_across_backends_and_workers(
 @pytest.mark.parametrize("seed", [0, 5])
 def test_numpy_kernel_invariant(numpy_backend_name: str, workers: int, seed: int):
     job = pi_job(trials=23_456, seed=seed, kernel="numpy", block_size=5_000)
-    expected = run_local(job, "serial", 1).answer.hits
-    assert run_local(job, numpy_backend_name, workers).answer.hits == expected
+    expected = mpi_lab.run(job, backend="serial", workers=1, mpi=False).answer.hits
+    assert mpi_lab.run(job, backend=numpy_backend_name, workers=workers, mpi=False).answer.hits == expected
 
 
 def test_hits_depend_on_seed_and_block_size():
-    base = run_local(pi_job(trials=50_000, seed=1, block_size=10_000), "serial", 1).answer.hits
-    other_seed = run_local(pi_job(trials=50_000, seed=2, block_size=10_000), "serial", 1)
-    other_blocks = run_local(pi_job(trials=50_000, seed=1, block_size=7_000), "serial", 1)
+    base = mpi_lab.run(pi_job(trials=50_000, seed=1, block_size=10_000), backend="serial", workers=1, mpi=False).answer.hits
+    other_seed = mpi_lab.run(pi_job(trials=50_000, seed=2, block_size=10_000), backend="serial", workers=1, mpi=False)
+    other_blocks = mpi_lab.run(pi_job(trials=50_000, seed=1, block_size=7_000), backend="serial", workers=1, mpi=False)
     assert base != other_seed.answer.hits
     assert base != other_blocks.answer.hits
 
 
 @pytest.mark.parametrize("kernel", ["python", "numpy"])
 def test_estimate_is_close_to_pi(kernel: str):
-    report = run_local(pi_job(trials=400_000, kernel=kernel), "serial", 1)
+    report = mpi_lab.run(pi_job(trials=400_000, kernel=kernel), backend="serial", workers=1, mpi=False)
     assert abs(report.answer.estimate - 3.14159265) < 0.01
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from procs import scope_env
 
 from mpi_lab.mpi import launch, launcher, mca, pinning
 
@@ -100,7 +101,7 @@ PROBE = ("import os; from mpi_lab.mpi import comm; world = comm.world();"
 def ranks_cores(ranks: int, **env: str) -> dict[int, list[int]]:
     done = subprocess.run([launcher.mpiexec_path(), "-n", str(ranks), sys.executable, "-c", PROBE],
                           capture_output=True, text=True, timeout=60, check=True,
-                          env={**launcher.plain_env(), **env})
+                          env={**launcher.plain_env(), **scope_env(), **env})
     lines = [line.split(" ", 1) for line in done.stdout.splitlines()]
     return {int(rank): ast.literal_eval(cores) for rank, cores in lines}
 

@@ -160,17 +160,20 @@ class FakeComm:
         self.wishes = wishes
 
     def allgather(self, mine):
-        return self.wishes
+        return [(*wish, f"host{rank}") for rank, wish in enumerate(self.wishes)]
+
+
+def agreed(wishes: list[tuple[int, bool, bool]], *mine) -> tuple[int, bool]:
+    settled = coordinator.agree(FakeComm(wishes), *mine)
+    assert settled.hosts == [f"host{rank}" for rank in range(len(wishes))]
+    return settled.workers, settled.shown
 
 
 def test_ranks_agree_on_progress_as_rank_0_wants_if_all_can():
-    assert coordinator.agree(FakeComm([(2, True, True), (3, False, True)]), 2, True, True) \
-        == (3, True)
+    assert agreed([(2, True, True), (3, False, True)], 2, True, True) == (3, True)
     # a rank that cannot report (no MPI_THREAD_MULTIPLE) turns it off for everyone
-    assert coordinator.agree(FakeComm([(1, True, True), (1, True, False)]), 1, True, True) \
-        == (1, False)
-    assert coordinator.agree(FakeComm([(1, False, False), (1, True, True)]), 1, False, False) \
-        == (1, False)
+    assert agreed([(1, True, True), (1, True, False)], 1, True, True) == (1, False)
+    assert agreed([(1, False, False), (1, True, True)], 1, False, False) == (1, False)
 
 
 # -- what a user sees, locally ---------------------------------------------------------------

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from procs import scope_env
 
 from mpi_lab.mpi import launcher, mca
 
@@ -50,7 +51,21 @@ def test_mpiexec_line_works_as_written(command: str, tmp_path: Path):
     if "--hostfile hostfile" in command:
         # The README's hostfile names the user's machines; here it names this one.
         (tmp_path / "hostfile").write_text(f"{os.uname().nodename} slots=2\n")
-    done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=launcher.plain_env(),
+    done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env={**launcher.plain_env(), **scope_env()},
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     assert "Error" not in done.stderr
+
+
+def test_the_line_without_activation_works_as_written():
+    """README's form for a user who did not activate the environment: its own programs, by
+    path, with no PATH of the environment's and no MPI variable but root's two."""
+    found = re.search(r"`(\.venv/bin/mpiexec [^`]+)`", README.read_text())
+    assert found is not None
+    env = {key: value for key, value in launcher.plain_env().items()
+           if key not in ("VIRTUAL_ENV", "PATH")}
+    env.update(PATH="/usr/bin:/bin", **scope_env())
+    done = subprocess.run(["bash", "-c", found.group(1) + " --trials 100000"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, f"{found.group(1)}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    assert done.stdout.startswith("pi ~ ")

@@ -26,7 +26,7 @@ SUBPROCESS_TIMEOUT = 120  # seconds for any one run in a subprocess
 # The lab's keys in ``run --json`` (README's contract); the answer's fields sit beside them.
 LAB_KEYS = {"workload", "params", "answer", "backend", "workers", "ranks", "schedule",
             "seconds", "per_rank"}
-RANK_KEYS = {"rank", "host", "workers", "items", "seconds"}
+RANK_KEYS = {"rank", "host", "workers", "items", "seconds", "backend"}
 
 
 @dataclass(frozen=True)

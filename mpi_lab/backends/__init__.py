@@ -61,20 +61,27 @@ def gil_enabled() -> bool:
 
 
 class Choice(NamedTuple):
-    """The backend a run uses, and why when it was chosen by ``auto``."""
+    """The backend a run uses; ``auto``: chosen by ``auto``, for the reason ``why``."""
 
     name: str
     why: str = ""
+    auto: bool = False
+
+
+def in_process_names() -> list[str]:
+    """The backends whose workers share this process (and so can call anything it can)."""
+    return [name for name in NAMES if backend_class(name).in_process]
 
 
 def resolve(name: str, numpy: bool, workers: int | None = None,
             start_method: str | None = None, *, in_main: bool = False,
-            workload: str = "this workload") -> Choice:
+            unguarded: bool = False, workload: str = "this workload") -> Choice:
     """Turn ``auto`` into the best backend here for the kernels (``numpy``: they import NumPy;
-    ``in_main``: they live in ``__main__``, out of reach of other processes and interpreters)
+    ``in_main``: they live in ``__main__``, out of reach of other processes and interpreters;
+    ``unguarded``: the script has no main guard, so worker processes would run it again)
     and ``workers``; check any other choice, and that a ``start_method`` has processes to
     start."""
-    choice = _resolve(name, numpy, workers, in_main, workload)
+    choice = _resolve(name, numpy, workers, in_main, unguarded, workload)
     if start_method is not None and choice.name not in PROCESS_BACKENDS:
         chosen = f"{choice.name} (chosen by auto)" if name == "auto" else repr(choice.name)
         raise ConfigError(
@@ -84,7 +91,7 @@ def resolve(name: str, numpy: bool, workers: int | None = None,
     return choice
 
 
-def _resolve(name: str, numpy: bool, workers: int | None, in_main: bool,
+def _resolve(name: str, numpy: bool, workers: int | None, in_main: bool, unguarded: bool,
              workload: str) -> Choice:
     if name != "auto":
         cls = backend_class(name)
@@ -98,16 +105,36 @@ def _resolve(name: str, numpy: bool, workers: int | None, in_main: bool,
             )
         return Choice(name)
     if workers == 1:
-        return Choice("serial", "one worker: a pool would only add start-up")
+        return Choice("serial", "one worker: a pool would only add start-up", True)
     if not gil_enabled():
-        return Choice("thread-pool", "free-threaded build: threads run Python in parallel")
+        return Choice("thread-pool", "free-threaded build: threads run Python in parallel", True)
     if numpy:
-        return Choice("thread-pool", "NumPy releases the GIL in its loops")
+        return Choice("thread-pool", "NumPy releases the GIL in its loops", True)
     if in_main:
-        return Choice("thread-pool", "the kernel is in __main__: only threads can call it")
+        return Choice("thread-pool", "the kernel is in __main__: only threads can call it", True)
     if availability("interpreter-pool").available:
-        return Choice("interpreter-pool", "pure Python: subinterpreters each have their own GIL")
-    return Choice("process-pool", "pure Python under the GIL: separate processes")
+        return Choice("interpreter-pool", "pure Python: subinterpreters each have their own GIL",
+                      True)
+    return _pure_python_without_subinterpreters(unguarded, "")
+
+
+def _pure_python_without_subinterpreters(unguarded: bool, before: str) -> Choice:
+    if unguarded:
+        return Choice("thread-pool", f"{before}the script has no main guard: worker processes"
+                      " would run it again, threads do not", True)
+    return Choice("process-pool", f"{before}pure Python under the GIL: separate processes", True)
+
+
+def without_subinterpreters(why: str, *, numpy: bool, processes: bool = True) -> Choice:
+    """What ``auto`` picks once the kernel proved unable to run in a subinterpreter (``why``,
+    in a line): threads for NumPy (``numpy``: it is the module that failed; it releases the
+    GIL), else processes (``processes``: the script may start them)."""
+    before = f"the kernel cannot run in a subinterpreter ({why}), so "
+    if not gil_enabled():
+        return Choice("thread-pool", f"{before}threads: this build runs Python in parallel", True)
+    if numpy:
+        return Choice("thread-pool", f"{before}threads: NumPy releases the GIL", True)
+    return _pure_python_without_subinterpreters(not processes, before)
 
 
 def create(name: str, workers: int, *, start_method: str | None = None) -> Backend:

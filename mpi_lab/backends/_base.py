@@ -47,6 +47,9 @@ class Backend(ABC):
     runs_numpy: ClassVar[bool] = True
     # Workers run in this interpreter, so kernels can write into this process's arrays.
     in_process: ClassVar[bool] = False
+    # ``map`` puts laid-out results in their places itself (``layout`` given): the kernel
+    # returns them as they are.
+    places_laid_out_results: ClassVar[bool] = False
 
     def __init__(self, workers: int) -> None:
         if workers < 1:

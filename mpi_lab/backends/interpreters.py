@@ -7,17 +7,21 @@ cross-interpreter queue and puts results on another.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import itertools
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from mpi_lab.backends import _subinterpreters
 from mpi_lab.backends._base import Availability, Backend, Done, Kernel, Layout, no_progress
-from mpi_lab.errors import KernelFailed
+from mpi_lab.errors import ItemNotSent, KernelFailed, RunEnded
+from mpi_lab.failure import Failure
 from mpi_lab.guarded import one_line
 
+_INLINE_CLOSE = 0.2  # seconds the loops get to end before their closing is left to a thread
 _WORKER_SCRIPT = (
     "from mpi_lab.backends._interpreter_worker import serve\n"
     "serve(tasks, results)\n"
@@ -52,18 +56,21 @@ class InterpretersBackend(Backend):
                 try:
                     interp.exec(_WORKER_SCRIPT)
                 except Exception as exc:  # the loop itself failed, e.g. an import error
-                    results.put((-1, False, KernelFailed("a subinterpreter", one_line(str(exc)))))
+                    results.put((-1, False, KernelFailed(_loop_failure(exc))))
 
             threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in interps]
             handed = self._hand_out(tasks, kernel, source, self.ahead)
             for thread in threads:
                 thread.start()
             ending = False
+            failed = True
             try:
-                return self._collect(results, handed, lambda: self._hand_out(
+                collected = self._collect(results, handed, lambda: self._hand_out(
                     tasks, kernel, source, 1), done)
+                failed = False
+                return collected
             except BaseException as exc:
-                if not isinstance(exc, Exception):
+                if isinstance(exc, RunEnded):
                     # The run is ending (a signal, the deadline) and leaves at once: waiting
                     # for kernels still running, or closing their interpreters, could take
                     # for ever.
@@ -75,19 +82,24 @@ class InterpretersBackend(Backend):
                     _drain(tasks)  # the items not yet taken (after a failure)
                     for _ in threads:
                         tasks.put(None)  # end every loop
-                    for thread in threads:
-                        thread.join()
-                    # Results a failure left unread were put by the worker interpreters, which
-                    # are closed next: queue items outliving their interpreter are a known
-                    # source of crashes (CPython gh-146427).
-                    _drain(results)
+                    closing = stack.pop_all()
+                    if not failed or _joined(threads, _INLINE_CLOSE):
+                        _close(threads, results, closing)
+                    else:
+                        # Kernels still running (a failure stopped the pool): the run goes on
+                        # without them; their interpreters are closed once they return.
+                        threading.Thread(target=_close, args=(threads, results, closing),
+                                         name="mpi_lab-interpreters-close", daemon=True).start()
 
     @staticmethod
     def _hand_out(tasks: Any, kernel: Kernel, source: Any, count: int) -> int:
         """Put up to ``count`` more numbered items on ``tasks``; how many there were."""
         handed = 0
         for index, item in itertools.islice(source, count):
-            tasks.put((index, kernel, item))
+            try:
+                tasks.put((index, kernel, item))
+            except Exception as exc:
+                raise ItemNotSent(item, exc) from exc
             handed += 1
         return handed
 
@@ -107,6 +119,26 @@ class InterpretersBackend(Backend):
         return [values[index] for index in range(handed)]
 
 
+def _joined(threads: list[threading.Thread], seconds: float) -> bool:
+    """Every thread ended within ``seconds`` (at most, all told)."""
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in threads)
+
+
+def _close(threads: list[threading.Thread], results: Any, interpreters: contextlib.ExitStack,
+           ) -> None:
+    """Once every loop has ended: the results left unread, then the interpreters."""
+    for thread in threads:
+        thread.join()
+    # Results a failure left unread were put by the worker interpreters, which are closed
+    # next: queue items outliving their interpreter are a known source of crashes (CPython
+    # gh-146427).
+    _drain(results)
+    interpreters.close()
+
+
 def _drain(queue: Any) -> None:
     """Take every item left in ``queue``."""
     while True:
@@ -114,3 +146,12 @@ def _drain(queue: Any) -> None:
             queue.get_nowait()
         except Exception:  # QueueEmpty, whose class differs between stdlib and backport
             return
+
+
+def _loop_failure(exc: Exception) -> Failure:
+    """What ended a subinterpreter's loop (``ExecutionFailed``: the error inside it, by name)."""
+    name = getattr(getattr(getattr(exc, "excinfo", None), "type", None), "__name__", "")
+    cls = getattr(builtins, name, None)
+    kinds = tuple(c.__name__ for c in cls.__mro__ if c is not object) \
+        if isinstance(cls, type) and issubclass(cls, BaseException) else (name,) if name else ()
+    return Failure(f"a subinterpreter's loop failed: {one_line(str(exc))}", kinds)

@@ -29,6 +29,7 @@ from typing import Any
 from mpi_lab.backends._base import Done, Kernel, Layout, no_progress
 from mpi_lab.backends._executor import stream
 from mpi_lab.backends.process_pool import ProcessPoolBackend
+from mpi_lab.errors import ItemNotSent
 
 NAME_PREFIX = "mpi_lab_"
 
@@ -101,6 +102,7 @@ def _window_block(size: int) -> Iterator[tuple[shared_memory.SharedMemory, tuple
 class SharedMemoryBackend(ProcessPoolBackend):
     name = "shared-memory"
     summary = "worker processes writing results into multiprocessing.shared_memory blocks"
+    places_laid_out_results = True
 
     def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
             layout: Layout | None = None) -> list[Any]:
@@ -119,9 +121,12 @@ class SharedMemoryBackend(ProcessPoolBackend):
         layouts = [layout(item) for item in window]
         slots, total = places(layouts)
         with _window_block(total) as (block, where):
-            stream(lambda slot: self.submit(_fill_slot, where, slot[0][1], slot[1], kernel,
-                                            slot[2]),
-                   zip(slots, layouts, window, strict=True), len(window), done)
+            try:
+                stream(lambda slot: self.submit(_fill_slot, where, slot[0][1], slot[1], kernel,
+                                                slot[2]),
+                       zip(slots, layouts, window, strict=True), len(window), done)
+            except ItemNotSent as exc:  # name the item, not its slot
+                raise ItemNotSent(exc.item[2], exc.cause) from exc.cause
             # copied: nothing refers to the block once the window is read
             return [memoryview(bytes(block.buf[start : start + size])).cast(typecode)
                     for typecode, start, size in slots]

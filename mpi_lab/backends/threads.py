@@ -24,31 +24,57 @@ class ThreadsBackend(Backend):
         results: dict[int, Any] = {}
         failures: list[BaseException] = []
         failed = threading.Event()
+        over = threading.Event()  # every worker has ended, or one failed
+        running = [self.workers]
+        lock = threading.Lock()
 
         def work() -> None:
-            while (task := todo.get()) is not _STOP:
-                if failed.is_set():
-                    continue  # drain: after a failure the remaining items are skipped
-                index, item = task
-                try:
-                    results[index] = kernel(item)
-                    done(1)
-                except BaseException as exc:
-                    failures.append(exc)
-                    failed.set()
+            try:
+                while (task := todo.get()) is not _STOP:
+                    if failed.is_set():
+                        continue  # drain: after a failure the remaining items are skipped
+                    index, item = task
+                    try:
+                        results[index] = kernel(item)
+                        done(1)
+                    except BaseException as exc:
+                        failures.append(exc)
+                        failed.set()
+                        over.set()
+            finally:
+                with lock:
+                    running[0] -= 1
+                    if not running[0]:
+                        over.set()
 
         workers = [threading.Thread(target=work, daemon=True) for _ in range(self.workers)]
         for worker in workers:
             worker.start()
         count = 0
-        for count, item in enumerate(items, 1):
-            if failed.is_set():
-                break
-            todo.put((count - 1, item))
-        for _ in range(self.workers):
-            todo.put(_STOP)
-        for worker in workers:
-            worker.join()
+        try:
+            for count, item in enumerate(items, 1):
+                if failed.is_set():
+                    break
+                todo.put((count - 1, item))
+        except BaseException:
+            failed.set()  # the run is ending: what is queued is not run
+            _discard(todo)
+            raise
+        finally:
+            for _ in range(self.workers):
+                todo.put(_STOP)
+        # After a failure the others' kernels are not waited for: each worker ends when its
+        # item does (the first failure stops the pool, as every backend's does).
+        over.wait()
         if failures:
             raise failures[0]
         return [results[index] for index in range(count)]
+
+
+def _discard(todo: queue.Queue[Any]) -> None:
+    """Take every item still queued."""
+    while True:
+        try:
+            todo.get_nowait()
+        except queue.Empty:
+            return

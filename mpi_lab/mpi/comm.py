@@ -10,9 +10,9 @@ from typing import Any
 
 from mpi_lab.errors import ConfigError
 
-# Our code calls MPI from the main thread only ("funneled"), except the dynamic schedule,
-# whose rank 0 serves work requests from a second thread, and live progress, whose threads
-# send and receive counts ("multiple").
+# Our code calls MPI from the main thread ("funneled"), and, where the library allows it
+# ("multiple"), from threads beside it: each rank's watch for other ranks' failures, progress
+# reports, and the dynamic schedule's rank 0 serving work requests (which needs it).
 THREAD_LEVELS = {"funneled": 1, "multiple": 3}
 LEVEL_NAMES = {0: "single", 1: "funneled", 2: "serialized", 3: "multiple"}
 
@@ -21,6 +21,9 @@ def world(thread_level: str = "funneled", required: str | None = None) -> Any:
     """``MPI.COMM_WORLD``, starting MPI with ``thread_level`` if it is not running yet; a
     ``ConfigError`` if the library provides less than ``required`` (default: that level)."""
     required = required or thread_level
+    if _in_worker_process():
+        raise ConfigError("a worker process of a pool cannot join the MPI job (it would start"
+                          " MPI again, inside a rank); runs start in the ranks themselves")
     if "mpi4py.MPI" not in sys.modules:
         import mpi4py
 
@@ -89,7 +92,8 @@ def _alone() -> None:
 def forget_launcher_files() -> None:
     """Remove what the launcher would have removed at the end of the job, when it cannot (it is
     gone, or about to be killed): the MPI library's shared-memory files this process maps
-    (``/dev/shm/sm_segment.*``; the memory stays until the last process unmaps it) and the
+    (``/dev/shm/sm_segment.*``, or in Open MPI's ``btl_sm_backing_directory``; the memory stays
+    until the last process unmaps it) and the
     launcher daemon's session folder here (``/tmp/ompi.*``)."""
     import shutil  # here: every rank's start-up would pay for these (and --help)
     from pathlib import Path
@@ -98,12 +102,26 @@ def forget_launcher_files() -> None:
         maps = Path("/proc/self/maps").read_text().splitlines()
     except OSError:
         maps = []
-    for path in {line.split(maxsplit=5)[-1] for line in maps if "/dev/shm/sm_segment." in line}:
+    for path in {line.split(maxsplit=5)[-1] for line in maps if "/sm_segment." in line}:
         with contextlib.suppress(OSError):
             os.unlink(path.removesuffix(" (deleted)"))
     session = Path(os.environ.get("PMIX_SERVER_TMPDIR", ""))
     if session.name.startswith(("ompi.", "prte.")) and session.is_dir():
         shutil.rmtree(session, ignore_errors=True)
+
+
+def _in_worker_process() -> bool:
+    """This process was started by ``multiprocessing`` (a pool's worker)."""
+    module = sys.modules.get("multiprocessing")
+    return module is not None and module.parent_process() is not None
+
+
+def finalize() -> None:
+    """End MPI here now, if it runs (every rank does it together)."""
+    if active():
+        from mpi4py import MPI
+
+        MPI.Finalize()
 
 
 def active() -> bool:

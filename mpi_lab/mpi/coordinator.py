@@ -1,49 +1,53 @@
-"""Runs a job across MPI ranks: rank 0 plans and scatters, each rank maps its share through its
-local backend, rank 0 gathers and combines.
+"""The MPI side of the run frame: rank 0 plans and hands out shares, each rank maps its share
+through its local backend, rank 0 gathers and combines (``RankTeam``, driven by ``frame``).
 
 Failure rule: every rank reaches the same collectives whatever happens to its share. A rank
-whose share failed says so in its outcome; the outcomes are exchanged with ``allgather``, so
-every rank learns of any failure at the same point and all exit with the same code, without
-``MPI_Abort``. Anything outside that envelope is left to ``guard``, which aborts the job.
+whose share failed tells the others at once (``failfast``: they abandon theirs) and says so in
+its outcome; the outcomes are exchanged with ``allgather``, so every rank learns of any failure
+at the same point and all raise it together (``agreed``), without ``MPI_Abort``. Anything
+outside that envelope is left to ``guard`` (the command line) or ``exits`` (a script), which
+end the job.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import os
-import time
+import pickle
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
-from mpi_lab import lifeline, liveline
-from mpi_lab import progress as lab_progress
+from mpi_lab import endings, lifeline
 from mpi_lab.backends import Choice
 from mpi_lab.backoff import Backoff
 from mpi_lab.errors import ConfigError, LabError, RemoteTraceback, WorkerError
+from mpi_lab.failure import Failure
 from mpi_lab.jobs import Job
-from mpi_lab.mpi import ROOT, launch, schedules, tally
+from mpi_lab.mpi import ROOT, exits, failfast, launch, schedules, tally
 from mpi_lab.mpi import comm as mpi_comm
-from mpi_lab.mpi.outcome import Outcome, failed, succeeded, where
+from mpi_lab.mpi.outcome import Outcome, abandoned, failed, succeeded, where
 from mpi_lab.placement import PlanSlots, buffer, one_buffer
-from mpi_lab.report import Report
 from mpi_lab.results import Results, in_plan_order, pack, unpack
 from mpi_lab.results import results as typed_results
-from mpi_lab.runner import Chunk, local_cores, plan_slots, resolve, run_share, typecode
+from mpi_lab.runner import Chunk, Share, local_cores, run_share, sendable, typecode
+
+T = TypeVar("T")
 
 
 class RankFailed(LabError):
-    """A failure that every rank knows of and exits on together (no abort needed): raised
+    """A failure that every rank knows of and raises together (no abort needed): raised
     as ``RankConfigError`` (exit 2) or ``RankWorkerError`` (exit 1), so that scripts catch
     it as ``ConfigError`` or ``WorkerError``, as without MPI."""
 
     agreed = True
 
-    def __init__(self, message: str, exit_code: int, remote_traceback: str = "") -> None:
+    def __init__(self, message: str, exit_code: int, remote_traceback: str = "",
+                 failure: Failure | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
         self.remote_traceback = remote_traceback
+        self.failure = failure  # the record of what failed, where one came with it
 
 
 class RankConfigError(RankFailed, ConfigError):
@@ -54,18 +58,19 @@ class RankWorkerError(RankFailed, WorkerError):
     """A failure of the work on some rank, shared: every rank exits with its code."""
 
 
-def rank_failed(message: str, exit_code: int, remote_traceback: str = "") -> RankFailed:
+def rank_failed(message: str, exit_code: int, remote_traceback: str = "",
+                failure: Failure | None = None) -> RankFailed:
     """The agreed failure to raise on every rank, chained to the worker's traceback if any
     (as ``concurrent.futures`` chains ``_RemoteTraceback``)."""
     cls = RankConfigError if exit_code == ConfigError.exit_code else RankWorkerError
-    error = cls(message, exit_code, remote_traceback)
+    error = cls(message, exit_code, remote_traceback, failure)
     if remote_traceback:
         error.__cause__ = RemoteTraceback(remote_traceback)
     return error
 
 
-def idle_wait(comm: Any) -> None:
-    """A barrier that sleeps instead of spinning.
+def idle_wait(comm: Any, check: Callable[[], None] | None = None) -> None:
+    """A barrier that sleeps instead of spinning; ``check`` is asked between looks.
 
     Ranks that finish early would otherwise busy-poll inside the next collective and take CPU
     from ranks still computing, which matters when ranks outnumber cores.
@@ -73,6 +78,8 @@ def idle_wait(comm: Any) -> None:
     request = comm.Ibarrier()
     backoff = Backoff()
     while not request.Test():
+        if check is not None:
+            check()
         backoff.sleep()
 
 
@@ -115,105 +122,23 @@ def _follow_launcher(rank: int) -> None:
                            before=mpi_comm.forget_launcher_files)
 
 
-def _fail_together(comm: Any, verdict: tuple[Any, ...] | None) -> None:
-    """Rank 0's verdict (exit code, message, and maybe a traceback), shared with every rank:
-    all raise it together."""
-    verdict = comm.bcast(verdict, root=ROOT)
-    if verdict is not None:
-        raise rank_failed(verdict[1], verdict[0], *verdict[2:])
+class Agreement(NamedTuple):
+    """What the ranks settle before a run: the most workers any runs, whether the live line
+    is shown (as rank 0 wants it, if every rank is ``able`` to report: MPI let it start threads
+    that call MPI), and every rank's host."""
+
+    workers: int
+    shown: bool
+    able: bool
+    hosts: list[str]
 
 
-def run(
-    job: Job,
-    backend: str = "auto",
-    workers: int | None = None,
-    *,
-    start_method: str | None = None,
-    schedule: str | None = None,
-    comm: Any = None,
-    check: Callable[[], Any] | None = None,
-    progress: bool = False,
-) -> Report | None:
-    """Run ``job`` on every rank of ``comm``; the report on rank 0, None elsewhere.
-
-    ``check`` runs on rank 0 only, with the plan (e.g. that the output folder exists there).
-    ``progress``: rank 0 shows every rank's progress live on stderr (``liveline``).
-    """
-    schedule = schedule or job.default_schedule
-    # The same arguments reach every rank, so every rank refuses these together.
-    if schedule not in schedules.SCHEDULES:
-        raise rank_failed(f"unknown schedule {schedule!r}", ConfigError.exit_code)
-    if start_method == "fork":
-        raise rank_failed(
-            "start method 'fork' is unsafe once MPI is initialised; use forkserver or spawn",
-            ConfigError.exit_code,
-        )
-    # Progress asks for threads that call MPI, but a run goes on without them if it must.
-    needed = "multiple" if schedule == "dynamic" else "funneled"
-    comm = comm if comm is not None else mpi_comm.world(
-        "multiple" if progress else needed, required=needed
-    )
-    rank = comm.Get_rank()
-    _follow_launcher(rank)
-    job.preload()
-    lab_progress.start(f"rank {rank}")
-    # The clock starts once every rank is up: rank 0 waiting for a late starter in its first
-    # collective is start-up, not compute.
-    idle_wait(comm)
-    started = time.perf_counter()
-
-    count = workers if workers is not None else auto_workers(comm)
-    most_workers, shown = agree(comm, count, progress, _multiple())
-    collector = tally.Collector(comm) if shown and rank == ROOT else None
-    with liveline.shown(job.name, collector.poll if collector is not None else None):
-        plan, choice = _plan_on_root(comm, job, backend, most_workers, start_method, check)
-        if collector is not None:
-            collector.total = len(plan)
-
-        # Rank 0's results stay: in place (if they can be), at their places in the whole plan.
-        slots = plan_slots(job, plan) if rank == ROOT else None
-        with tally.reporting(comm, shown) as reporter:
-            outcome, results = _share(comm, job, plan, schedule, choice.name, count,
-                                      start_method, slots)
-        if collector is not None:
-            collector.finished[ROOT] = True
-        elif reporter is not None:
-            outcome = dataclasses.replace(outcome, reports=reporter.sent)
-
-        idle_wait(comm)
-        outcomes: list[Outcome] = comm.allgather(outcome)
-        if collector is not None:
-            collector.drain([o.reports for o in outcomes])  # the reports still in flight
-        errors = [o.error for o in outcomes if o.error is not None]
-        if errors:
-            code, message, remote = errors[0]  # the lowest rank's
-            raise rank_failed(message, code, remote)
-
-    parts = _gather(comm, job, results, [o.nbytes for o in outcomes])
-    answer = None
-    verdict = None
-    if rank == ROOT:
-        try:
-            answer = job.combine(_in_plan_order(job, plan, outcomes, results, parts, slots))
-        except LabError as exc:
-            verdict = (exc.exit_code, str(exc), getattr(exc, "remote_traceback", ""))
-    # Rank 0's combine may fail: every rank hears of it and exits with it.
-    idle_wait(comm)
-    _fail_together(comm, verdict)
-    if rank != ROOT:
-        return None
-    per_rank = [o.report for o in outcomes if o.report is not None]
-    return Report.finished(
-        job, answer, choice, schedule=schedule, started=started, per_rank=per_rank
-    )
-
-
-def agree(comm: Any, workers: int, progress: bool, able: bool) -> tuple[int, bool]:
-    """The most workers any rank runs, and whether progress is shown: as rank 0 wants it
-    (``progress``), if every rank is ``able`` to report it (MPI let it start threads that
-    call MPI: ranks whose own stderr is no terminal start without, unless asked)."""
-    wishes = comm.allgather((workers, progress, able))
-    return max(w for w, _, _ in wishes), wishes[ROOT][1] and all(a for _, _, a in wishes)
+def agree(comm: Any, workers: int, progress: bool, able: bool) -> Agreement:
+    """Every rank's wishes (``progress``: rank 0's counts), settled on every rank."""
+    wishes = comm.allgather((workers, progress, able, os.uname().nodename))
+    every = all(a for _, _, a, _ in wishes)
+    return Agreement(max(w for w, _, _, _ in wishes), wishes[ROOT][1] and every, every,
+                     [host for _, _, _, host in wishes])
 
 
 def _multiple() -> bool:
@@ -223,35 +148,214 @@ def _multiple() -> bool:
     return bool(MPI.Query_thread() >= MPI.THREAD_MULTIPLE)
 
 
-def _plan_on_root(comm: Any, job: Job, backend: str, workers: int, start_method: str | None,
-                  check: Callable[[], Any] | None) -> tuple[Sequence[Any], Choice]:
-    """Rank 0 checks, plans and picks the backend; every rank learns the backend, or the
-    error, together. The plan stays on rank 0 (the others get their shares)."""
-    plan: Sequence[Any] = []
-    choice = None
-    verdict = None
-    if comm.Get_rank() == ROOT:
+def join(schedule: str | None, start_method: str | None, deadline: float | None) -> RankTeam:
+    """This rank's place in the MPI job's run: MPI started (with the thread level the run
+    needs; progress, failing fast and the deadline's word on each rank want more, and the run
+    goes on without them if they must), the launcher followed, a script's exit rules set."""
+    needed = "multiple" if schedule == "dynamic" else "funneled"
+    comm = mpi_comm.world("multiple", required=needed)
+    exits.install(comm)
+    if why := exits.broken():
+        raise LabError(f"no run can start on this rank: {why}")
+    # The same options reach every rank, so every rank refuses these together.
+    if start_method == "fork":
+        raise rank_failed(
+            "start method 'fork' is unsafe once MPI is initialised; use forkserver or spawn",
+            ConfigError.exit_code,
+        )
+    return RankTeam(comm, deadline is not None)
+
+
+class RankTeam:
+    """The ranks of an MPI job making one run together, seen from this rank."""
+
+    def __init__(self, comm: Any, deadline: bool) -> None:
+        self.comm = comm
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+        self.owner = f"rank {self.rank}"
+        self.distributed = True
+        self.deadline = deadline
+        self.multiple = _multiple()
+        self.collector: tally.Collector | None = None
+        self.reports = False  # every rank reports its progress to rank 0
+        self.watch: failfast.Watch | None = None  # the last share's, until its notices settle
+
+    # -- starting ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Every rank is here (the clock starts once they are: rank 0 waiting for a late
+        starter in its first collective is start-up, not compute)."""
+        _follow_launcher(self.rank)
+        exits.started_run()
+        idle_wait(self.comm, functools.partial(exits.check, self.comm))
+
+    def workers(self, asked: int | None) -> int:
+        return asked if asked is not None else auto_workers(self.comm)
+
+    def agree(self, workers: int, progress: bool) -> tuple[int, bool]:
+        """The most workers of any rank, and whether the live line is shown. Ranks report
+        their progress to rank 0 for the line, or for the deadline's word on where each is."""
+        settled = agree(self.comm, workers, progress, self.multiple)
+        self.reports = settled.able and (settled.shown or self.deadline)
+        if self.reports and self.rank == ROOT:
+            self.collector = tally.Collector(self.comm, hosts=settled.hosts)
+        return settled.workers, settled.shown
+
+    def standing(self) -> endings.Standing | None:
+        """How rank 0 says where every rank is, if it hears of them."""
+        return self.collector.standing if self.collector is not None else None
+
+    def progress_view(self, shown: bool) -> tally.Collector | None:
+        return self.collector if shown else None
+
+    # -- deciding together ------------------------------------------------------------------
+
+    def decide(self, step: Callable[[], T], idle: bool = False) -> T | None:
+        """``step()`` on rank 0 (its value there, None elsewhere); a ``LabError`` it raises
+        is raised on every rank, together. ``idle``: the others sleep while rank 0 works."""
+        value = None
+        verdict = None
+        if self.rank == ROOT:
+            try:
+                value = step()
+            except LabError as exc:
+                verdict = (exc.exit_code, str(exc), getattr(exc, "remote_traceback", ""))
+        if idle:
+            idle_wait(self.comm)
+        verdict = self.comm.bcast(verdict, root=ROOT)
+        if verdict is not None:
+            raise rank_failed(verdict[1], verdict[0], verdict[2])
+        return value
+
+    def broadcast(self, value: T | None) -> T:
+        """Rank 0's ``value``, on every rank."""
+        return self.comm.bcast(value, root=ROOT)  # type: ignore[no-any-return]
+
+    # -- the share --------------------------------------------------------------------------
+
+    def share(self, job: Job, plan: Sequence[Any], schedule: str | None, choice: Choice,
+              workers: int, start_method: str | None, slots: PlanSlots | None,
+              ) -> tuple[Outcome, Results | list[Any], Choice]:
+        """This rank's share of ``plan`` (on rank 0; the others get theirs from it), as
+        ``schedule`` hands it out: its outcome, results and backend. Another rank's failure
+        stops it."""
+        with tally.reporting(self.comm, self.reports) as reporter, \
+                failfast.Watch(self.comm, self.multiple) as watch:
+            outcome, done = self._share(job, plan, schedule or "block", choice, workers,
+                                        start_method, slots, watch)
+        if reporter is not None:
+            outcome = outcome._replace(reports=reporter.sent)
+        if self.collector is not None:
+            self.collector.finished[ROOT] = True
+        self.watch = watch
+        if done is None:
+            return outcome, [], choice
+        return outcome, done.results, done.choice
+
+    def _share(self, job: Job, plan: Sequence[Any], schedule: str, choice: Choice,
+               workers: int, start_method: str | None, slots: PlanSlots | None,
+               watch: failfast.Watch) -> tuple[Outcome, Share | None]:
+        travelling = self.rank != ROOT
+        dynamic = None
+        if schedule == "dynamic":
+            from mpi_lab.mpi.dynamic import Chunks
+
+            dynamic = Chunks(self.comm, plan)
+            chunks: Any = dynamic
+        else:
+            chunks = [self._static_share(plan, schedule)]
         try:
-            if check is not None:
-                check()
-            plan = job.plan()
-            choice = resolve(job, backend, workers, start_method)
-        except LabError as exc:
-            verdict = (exc.exit_code, str(exc))
-    _fail_together(comm, verdict)
-    return plan, comm.bcast(choice, root=ROOT)
+            done = run_share(job, chunks, choice, workers, start_method=start_method,
+                             rank=self.rank, travelling=travelling, plan_slots=slots,
+                             window=watch.window, among_ranks=self.size > 1)
+            if dynamic is not None:
+                dynamic.stop(None)
+        except BaseException as exc:
+            if isinstance(exc, LabError):
+                watch.tell_others()  # first: they stop now, while this rank tidies up
+            if dynamic is not None:
+                dynamic.stop(exc)
+            if isinstance(exc, failfast.PeerFailed):
+                return abandoned(), None
+            if isinstance(exc, LabError):
+                return failed(self.rank, exc)._replace(told=watch.told), None
+            raise
+        return succeeded(done, job.layout is not None), done
+
+    def _static_share(self, plan: Sequence[Any], schedule: str) -> Chunk:
+        """This rank's share, cut by rank 0: pickled there first, so that an item that cannot
+        be sent is named on every rank (exit 2) before any is sent."""
+        shares = self.decide(lambda: [
+            sendable(indices, schedules.take(plan, indices))
+            for indices in schedules.split(len(plan), self.size, schedule)])
+        return pickle.loads(self.comm.scatter(shares, root=ROOT))  # type: ignore[no-any-return]
+
+    def exchange(self, outcome: Outcome) -> list[Outcome]:
+        """Every rank's outcome, on every rank; the first failure (the lowest rank's), if any,
+        raised on all of them together; nothing of the share left in flight."""
+        idle_wait(self.comm)
+        outcomes: list[Outcome] = self.comm.allgather(outcome)
+        if self.watch is not None:
+            self.watch.settle(rank for rank, o in enumerate(outcomes) if o.told)
+        if self.collector is not None:
+            self.collector.drain([o.reports for o in outcomes])  # the reports still in flight
+        errors = [o.error for o in outcomes if o.error is not None]
+        if errors:
+            error = errors[0]
+            raise rank_failed(error.line(), error.exit_code, error.traceback, error)
+        return outcomes
+
+    # -- results ----------------------------------------------------------------------------
+
+    def gather(self, job: Job, results: Results | list[Any],
+               outcomes: list[Outcome]) -> list[Any]:
+        """The other ranks' results on rank 0 (rank 0's own stay where they are): with a
+        layout, their bytes back to back by ``Gatherv`` into one buffer, else their pickles."""
+        comm = self.comm
+        if job.layout is None:
+            return comm.gather(None if self.rank == ROOT else list(results), root=ROOT) or []
+        from mpi4py import MPI
+
+        if self.rank != ROOT:
+            # Results written in place are one buffer already: sent as they are.
+            sending = one_buffer(results)
+            sending = sending if sending is not None else pack(results)
+            comm.Gatherv([sending, MPI.BYTE], None, root=ROOT)
+            return []
+        counts = [0, *(o.nbytes for o in outcomes[1:])]
+        view = buffer(sum(counts), job.uses_numpy())
+        comm.Gatherv([bytearray(0), MPI.BYTE], [view, counts, MPI.BYTE], root=ROOT)
+        bounds = list(itertools.accumulate(counts, initial=0))
+        return [view[bounds[r] : bounds[r + 1]] for r in range(len(counts))]
+
+    def in_plan_order(self, job: Job, plan: Sequence[Any], outcomes: list[Outcome],
+                      results: Results | list[Any], parts: list[Any],
+                      slots: PlanSlots | None) -> Results:
+        """On rank 0: every rank's results, in plan order."""
+        return _in_plan_order(job, plan, outcomes, results, parts, slots)
 
 
-def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome], results: Results,
-                   parts: list[Any], slots: PlanSlots | None) -> Results:
+def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome],
+                   results: Results | list[Any], parts: list[Any],
+                   slots: PlanSlots | None) -> Results:
     """Every rank's results, in plan order (on rank 0): its own, and the others' parts (put
-    in their slots, where rank 0 wrote its own in place)."""
+    in their slots, where rank 0 wrote its own in place; loaded from their pickles)."""
+    from mpi_lab.errors import KernelFailed, failed_error
+    from mpi_lab.guarded import unpickled
+
     layout = job.slot_layout(travelling=True)
     others = []
-    for other, part in zip(outcomes[1:], parts[1:], strict=True):
+    for rank, (other, part) in enumerate(zip(outcomes[1:], parts[1:], strict=True), start=1):
         indices = [index for indices in other.ranges for index in indices]
-        if layout is not None:  # the bytes it sent, as one typed view per result
-            part = unpack(part, (layout(plan[index]) for index in indices))  # noqa: PLW2901
+        try:
+            if layout is not None:  # the bytes it sent, as one typed view per result
+                part = unpack(part, (layout(plan[index]) for index in indices))  # noqa: PLW2901
+            else:  # its results, pickled where they were made
+                part = [unpickled(raw, index, plan[index])  # noqa: PLW2901
+                        for index, raw in zip(indices, part, strict=True)]
+        except KernelFailed as exc:
+            raise failed_error(exc.failure.at(rank, outcomes[rank].host)) from None
         others.append((other.ranges, indices, part))
     if slots is not None and slots.used:
         for _, indices, views in others:
@@ -263,52 +367,3 @@ def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome], resul
     return typed_results(placed, typecode(job, plan[0] if len(plan) else None))
 
 
-def _share(comm: Any, job: Job, plan: Sequence[Any], schedule: str, backend: str,
-           workers: int, start_method: str | None, slots: PlanSlots | None,
-           ) -> tuple[Outcome, list[Any]]:
-    """This rank's share of ``plan`` (on rank 0; the others get theirs from it) as
-    ``schedule`` hands it out: its outcome and results."""
-    if schedule == "dynamic":
-        from mpi_lab.mpi import dynamic
-
-        return dynamic.share(comm, job, plan, backend, workers, start_method, slots)
-    rank = comm.Get_rank()
-    shares = None
-    if rank == ROOT:
-        shares = [(indices, schedules.take(plan, indices))
-                  for indices in schedules.split(len(plan), comm.Get_size(), schedule)]
-    return _static_share(job, comm.scatter(shares, root=ROOT), backend, workers, start_method,
-                         rank, slots)
-
-
-def _static_share(job: Job, mine: Chunk, backend: str, workers: int,
-                  start_method: str | None, rank: int, slots: PlanSlots | None,
-                  ) -> tuple[Outcome, list[Any]]:
-    try:
-        ranges, results, report = run_share(job, [mine], backend, workers,
-                                            start_method=start_method, rank=rank,
-                                            travelling=rank != ROOT, plan_slots=slots)
-    except LabError as exc:
-        return failed(rank, exc), []
-    return succeeded(report, ranges, results, job.layout is not None), results
-
-
-def _gather(comm: Any, job: Job, results: Results, nbytes: list[int]) -> list[Any]:
-    """The other ranks' results on rank 0 (rank 0's own stay where they are): with a layout,
-    their bytes back to back by ``Gatherv`` into one buffer, else pickles."""
-    rank = comm.Get_rank()
-    if job.layout is None:
-        return comm.gather(None if rank == ROOT else results, root=ROOT) or []
-    from mpi4py import MPI
-
-    if rank != ROOT:
-        # Results written in place are one buffer already: sent as they are.
-        sending = one_buffer(results)
-        sending = sending if sending is not None else pack(results)
-        comm.Gatherv([sending, MPI.BYTE], None, root=ROOT)
-        return []
-    counts = [0, *nbytes[1:]]
-    view = buffer(sum(counts), job.uses_numpy())
-    comm.Gatherv([bytearray(0), MPI.BYTE], [view, counts, MPI.BYTE], root=ROOT)
-    bounds = list(itertools.accumulate(counts, initial=0))
-    return [view[bounds[r] : bounds[r + 1]] for r in range(len(counts))]

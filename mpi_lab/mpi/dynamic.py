@@ -2,21 +2,22 @@
 
 Rank 0 answers requests from a helper thread while its main thread computes chunks too, so it
 needs ``MPI_THREAD_MULTIPLE``; the helper polls with short sleeps rather than blocking in
-``recv``, which in Open MPI spins and would take a core from the computation.
+``recv``, which in Open MPI spins and would take a core from the computation. A rank that
+fails or stops (another rank failed) says so in its last request: rank 0 then hands out no more
+chunks, and every rank's last request is answered, so no message is left behind.
 """
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from mpi_lab.backoff import Backoff
-from mpi_lab.errors import LabError
-from mpi_lab.jobs import Job
-from mpi_lab.mpi import ROOT, outcome, schedules
-from mpi_lab.placement import PlanSlots
-from mpi_lab.runner import Chunk, run_share
+from mpi_lab.errors import ConfigError, RunEnded
+from mpi_lab.mpi import ROOT, schedules
+from mpi_lab.runner import Chunk, sendable
 
 TAG_ASK = 71
 TAG_GIVE = 72
@@ -31,12 +32,30 @@ class _Dispenser:
                         for indices in schedules.chunks(len(plan), size))
         self._lock = threading.Lock()
         self.abandoned = False  # set after any failure: no more work for anyone
+        self.unsent: ConfigError | None = None  # a chunk that could not be sent
 
     def take(self) -> Chunk | None:
         with self._lock:
             if self.abandoned:
                 return None
             return next(self._chunks, None)
+
+    def take_pickled(self) -> bytes | None:
+        """The next chunk, pickled for another rank (None: no more, or one did not pickle)."""
+        chunk = self.take()
+        if chunk is None:
+            return None
+        try:
+            return sendable(*chunk)
+        except ConfigError as exc:
+            self.unsent, self.abandoned = exc, True
+            return None
+
+    def take_own(self) -> Chunk | None:
+        """The next chunk for rank 0 itself: checked as if it were sent, so that a run of items
+        that cannot travel fails alike whichever rank the chunk falls to."""
+        pickled = self.take_pickled()
+        return None if pickled is None else pickle.loads(pickled)  # type: ignore[no-any-return]
 
 
 def _serve(comm: Any, dispenser: _Dispenser, peers: int) -> None:
@@ -55,52 +74,57 @@ def _serve(comm: Any, dispenser: _Dispenser, peers: int) -> None:
         failed = comm.recv(source=source, tag=TAG_ASK)
         if failed:
             dispenser.abandoned = True
-        chunk = dispenser.take()
+        chunk = dispenser.take_pickled()
         comm.send(chunk, dest=source, tag=TAG_GIVE)
         if chunk is None:
             finished += 1
 
 
-def share(comm: Any, job: Job, plan: Sequence[Any], backend: str, workers: int,
-          start_method: str | None, slots: PlanSlots | None = None,
-          ) -> tuple[outcome.Outcome, list[Any]]:
-    """Compute chunks until rank 0 has none left; this rank's outcome and results."""
-    rank, size = comm.Get_rank(), comm.Get_size()
-    server = None
-    dispenser = None
-    if rank == ROOT:
-        dispenser = _Dispenser(plan, size)
-        server = threading.Thread(target=_serve, args=(comm, dispenser, size - 1), daemon=True)
-        server.start()
+class Chunks:
+    """This rank's chunks, as rank 0 hands them out (iterate), and the end of its part in the
+    schedule (``stop``)."""
 
-    def next_chunk(failed: bool) -> Chunk | None:
-        if dispenser is not None:
+    def __init__(self, comm: Any, plan: Sequence[Any]) -> None:
+        self.comm = comm
+        self.rank, size = comm.Get_rank(), comm.Get_size()
+        self._exhausted = False
+        self._server = None
+        self._dispenser = None
+        if self.rank == ROOT:
+            self._dispenser = _Dispenser(plan, size)
+            self._server = threading.Thread(target=_serve, name="mpi_lab-dynamic",
+                                            args=(comm, self._dispenser, size - 1), daemon=True)
+            self._server.start()
+
+    def _next(self, failed: bool) -> Chunk | None:
+        if self._dispenser is not None:
             if failed:
-                dispenser.abandoned = True
-            return dispenser.take()
-        comm.send(failed, dest=ROOT, tag=TAG_ASK)
-        request = comm.irecv(source=ROOT, tag=TAG_GIVE)
+                self._dispenser.abandoned = True
+            return self._dispenser.take_own()
+        self.comm.send(failed, dest=ROOT, tag=TAG_ASK)
+        request = self.comm.irecv(source=ROOT, tag=TAG_GIVE)
         backoff = Backoff()
         while True:  # sleep between tests: a blocking recv would spin on a shared core
             done, chunk = request.test()
             if done:
-                return chunk  # type: ignore[no-any-return]
+                return None if chunk is None else pickle.loads(chunk)  # type: ignore[no-any-return]
             backoff.sleep()
 
-    def chunks() -> Iterator[Chunk]:
-        while (chunk := next_chunk(False)) is not None:
+    def __iter__(self) -> Iterator[Chunk]:
+        while (chunk := self._next(False)) is not None:
             yield chunk
+        self._exhausted = True
 
-    result: tuple[outcome.Outcome, list[Any]]
-    try:
-        ranges, results, report = run_share(job, chunks(), backend, workers,
-                                            start_method=start_method, rank=rank,
-                                            travelling=rank != ROOT, plan_slots=slots)
-        result = outcome.succeeded(report, ranges, results, job.layout is not None), results
-    except LabError as exc:
-        # Tell rank 0 (and so every rank) to stop; drain its answer so no message is left.
-        next_chunk(True)
-        result = outcome.failed(rank, exc), []
-    if server is not None:
-        server.join()
-    return result
+    def stop(self, exc: BaseException | None) -> None:
+        """This rank is done with the schedule: normally, or stopped by ``exc`` (it tells rank 0,
+        which hands out no more). A run that is ending (a signal, the deadline) leaves at once:
+        its peers end as it does."""
+        if isinstance(exc, RunEnded):
+            return
+        if not self._exhausted:
+            self._next(True)  # the last request, answered "no more"
+            self._exhausted = True
+        if self._server is not None:
+            self._server.join()
+        if self._dispenser is not None and self._dispenser.unsent is not None and exc is None:
+            raise self._dispenser.unsent  # rank 0's failure: every rank hears of it

@@ -11,6 +11,15 @@ from collections.abc import Callable
 from mpi_lab.mpi import comm
 
 
+class _Owner:
+    cli = False  # ``guarded`` runs this process (the command line): its rules, not a script's
+
+
+def in_charge() -> bool:
+    """The command line runs this process, and these rules end it (not ``exits``')."""
+    return _Owner.cli
+
+
 def finish(code: int, agreed: bool) -> int:
     """Return ``code``; abort the job instead if it is a failure only this rank knows of."""
     if code and not agreed and comm.active():
@@ -20,6 +29,7 @@ def finish(code: int, agreed: bool) -> int:
 
 def guarded(main: Callable[[], int]) -> int:
     """Run ``main``; any exception escaping it under MPI ends the whole job."""
+    _Owner.cli = True
     try:
         return main()
     except BaseException as exc:

@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from typing import NamedTuple
 
 from mpi_lab.errors import LabError
+from mpi_lab.failure import Failure
 from mpi_lab.report import RankReport
 
-# (exit code, message naming rank and host, the worker's traceback or "")
-Failure = tuple[int, str, str]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mpi_lab.runner import Share
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a rank tells the others after its share: its report, or what went wrong; the
-    plan's index ranges it ran, in its order; the bytes of results it sends by Gatherv; the
-    progress reports it sent rank 0 (``tally``)."""
+class Outcome(NamedTuple):
+    """What a rank tells the others after its share: its report, or what went wrong (a
+    ``Failure`` naming rank, host, item and cause; none if it only stopped because another
+    rank failed); the plan's index ranges it ran, in its order; the bytes of results it sends
+    by Gatherv; the progress reports it sent rank 0 (``tally``); whether it told the others
+    of its failure (``failfast``), and its host. A named tuple: every run makes one."""
 
     report: RankReport | None
     error: Failure | None = None
-    ranges: list[range] = field(default_factory=list)
+    ranges: list[range] = []  # noqa: RUF012 - never changed in place, only replaced
     nbytes: int = 0
     reports: int = 0
+    told: bool = False
+    host: str = ""
 
 
 def where(rank: int) -> str:
@@ -31,13 +35,22 @@ def where(rank: int) -> str:
 
 
 def failed(rank: int, error: LabError) -> Outcome:
-    """A failed share: exit code and a message naming rank, host and cause."""
-    return Outcome(None, (error.exit_code, f"{where(rank)}: {error}",
-                          getattr(error, "remote_traceback", "")))
+    """A failed share: its failure record, said to be this rank's."""
+    host = os.uname().nodename
+    record = getattr(error, "failure", None)
+    if record is None:
+        record = Failure(str(error), (type(error).__name__,),
+                         traceback=getattr(error, "remote_traceback", ""),
+                         exit_code=error.exit_code)
+    return Outcome(None, record.at(rank, host), host=host)
 
 
-def succeeded(report: RankReport, ranges: list[range], results: list[Any],
-              laid_out: bool) -> Outcome:
+def abandoned() -> Outcome:
+    """A share this rank stopped because another rank failed: nothing of its own to say."""
+    return Outcome(None, host=os.uname().nodename)
+
+
+def succeeded(share: Share, laid_out: bool) -> Outcome:
     """A share done: with laid-out results, how many bytes they make on the wire."""
-    nbytes = sum(view.nbytes for view in results) if laid_out else 0
-    return Outcome(report, ranges=ranges, nbytes=nbytes)
+    nbytes = sum(view.nbytes for view in share.results) if laid_out else 0
+    return Outcome(share.report, ranges=share.ranges, nbytes=nbytes, host=share.report.host)

@@ -1,4 +1,5 @@
-"""Every rank's progress on rank 0 while the ranks compute, for the live line.
+"""Every rank's progress on rank 0 while the ranks compute: for the live line, and for the line
+that says where each rank was when a run ends early (a signal, the deadline).
 
 Each rank other than 0 runs a reporter thread that sends its count (items done, and whether
 its share is finished) to rank 0 by ``Isend`` when it has changed, twice a second;
@@ -11,8 +12,8 @@ measured in benchmarks/RESULTS.md).
 Nothing is left in flight: each rank says in its outcome how many reports it sent, and rank
 0 receives every one of them after the outcomes are exchanged.
 
-    rank r > 0                                   rank 0
-    reporter thread --Isend(done, finished)-->   live-line thread: Iprobe, Recv, draw
+    rank r > 0                                            rank 0
+    reporter thread --Isend(done, finished, item on)-->   live-line thread: Iprobe, Recv, draw
     main: share, last report, outcome --allgather--> main: receive the rest, last line
 """
 
@@ -60,11 +61,11 @@ class Reporter:
     def _send(self, finished: bool) -> None:
         from mpi4py import MPI
 
-        done = self.meter.done
+        done, current = self.meter.snapshot()
         if done == self._last and not finished:
             return
         self._last = done
-        message = _message(done, finished)
+        message = _message(done, finished, current)
         self._pending.append((self.comm.Isend([message, MPI.INT64_T], dest=0, tag=TAG),
                               message))
         self.sent += 1
@@ -87,36 +88,44 @@ class Reporter:
         self._stop.set()
 
 
-def _message(done: int, finished: bool) -> Any:
-    """A report: items done, and whether the rank has finished its share."""
+def _message(done: int, finished: bool, current: int = -1) -> Any:
+    """A report: items done, whether the rank has finished its share, and the plan's index of
+    the item it is on (-1: none)."""
     from array import array
 
-    return array("q", (done, int(finished)))
+    return array("q", (done, int(finished), current))
 
 
 class Collector:
     """Rank 0's view of every rank: its own meter, and the others' last reports."""
 
-    def __init__(self, comm: Any, total: int = 0) -> None:
+    def __init__(self, comm: Any, total: int = 0, hosts: list[str] | None = None) -> None:
         size = comm.Get_size()
         self.comm = comm
         self.total = total  # the plan's items, once planned
+        self.hosts = hosts or [""] * size
         self.done = [0] * size
         self.finished = [False] * size
+        self.current = [-1] * size  # the item each rank is on
         self.received = [0] * size
         self._buffer = _message(0, False)
         # The live line's thread polls, the main thread drains: never both at once (each
         # would probe, and one take the other's message).
         self._lock = threading.Lock()
 
-    def poll(self) -> Status:
-        """Take every report that has arrived; the status now."""
+    def poll(self, wait: bool = True) -> Status:
+        """Take every report that has arrived; the status now. ``wait=False``: only if no other
+        caller is taking them (a signal handler may run while this thread drains)."""
         from mpi4py import MPI
 
-        status = MPI.Status()
-        with self._lock:
+        if not self._lock.acquire(blocking=wait):
+            return self.status()
+        try:
+            status = MPI.Status()
             while self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG, status=status):
                 self._receive(status.Get_source())
+        finally:
+            self._lock.release()
         return self.status()
 
     def _receive(self, source: int) -> None:
@@ -126,6 +135,7 @@ class Collector:
         self.received[source] += 1
         self.done[source] = self._buffer[0]
         self.finished[source] = bool(self._buffer[1])
+        self.current[source] = self._buffer[2]
 
     def drain(self, sent: list[int]) -> None:
         """Receive the reports still in flight: ``sent[r]`` is how many rank ``r`` sent (each
@@ -140,6 +150,22 @@ class Collector:
         done = own.done + sum(self.done[1:])
         working = sum(not finished for finished in self.finished)
         return Status(done, self.total, working, len(self.done))
+
+    def standing(self) -> str:
+        """Each rank still working and the item it is on, as last heard (for the line that
+        says how a run ended): ``": rank 1 on host a was on item 57 (12 done), ..."``."""
+        self.poll(wait=False)
+        self.done[0], self.current[0] = progress.current().snapshot()
+        working = []
+        for rank, finished in enumerate(self.finished):
+            if finished:
+                continue
+            on = f"on item {self.current[rank]}" if self.current[rank] >= 0 else "starting"
+            working.append(f"rank {rank} on host {self.hosts[rank]} was {on}"
+                           f" ({self.done[rank]} of its items done)")
+        if not working:
+            return ": every rank had finished its share"
+        return ": " + ", ".join(working)
 
 
 @contextmanager

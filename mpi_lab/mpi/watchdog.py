@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 
 from mpi_lab import liveline
-from mpi_lab.endings import DEADLINE_EXIT
+from mpi_lab.errors import DEADLINE_EXIT
 from mpi_lab.mpi import comm
 from mpi_lab.mpi.launch import env_rank, launcher_parent
 

@@ -92,18 +92,55 @@ class Workload:
                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
     def make_plan(self, params: dict[str, Any]) -> Sequence[Any]:
-        """``plan(**params)``; a plan that rejects its parameters is a bad input (exit 2), one
-        that fails otherwise is the workload's error (exit 1), named in one line."""
+        """``plan(**params)``; a plan that rejects its parameters is a bad input (exit 2), named
+        with the parameters it was given; one that fails otherwise is the workload's error
+        (exit 1), named in one line."""
+        self._check_names(params)
         try:
             items = self.plan(**params)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{self.name}: {exc}") from None
+            raise ConfigError(f"{self.name}: {exc}; {self._given(params)}") from None
         except Exception as exc:  # noqa: BLE001 - the user's plan failed
             raise LabError(f"{self.name}: plan() failed: {type(exc).__name__}: {exc}") from exc
         if not isinstance(items, Sequence):
             raise ConfigError(f"{self.name}: plan() returned {type(items).__name__}, not a"
                               " sequence (a list, a tuple, or anything with len and indexing)")
         return items
+
+    def _check_names(self, params: dict[str, Any]) -> None:
+        """Every parameter given is one ``plan`` takes (unless it takes ``**``)."""
+        try:
+            accepted = inspect.signature(self.plan).parameters
+        except (TypeError, ValueError):
+            return
+        if any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+            return
+        names = [name for name, p in accepted.items()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        for key in params:
+            if key not in names:
+                import difflib
+
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                takes = ", ".join(names) or "none"
+                raise ConfigError(f"{self.name}: plan() has no parameter {key!r}{hint};"
+                                  f" its parameters: {takes}")
+
+    def _given(self, params: dict[str, Any]) -> str:
+        """The parameters ``plan`` was given, naming those of another type than its default:
+        ``limit='abc': a str where plan() defaults to 1000000``."""
+        defaults = self.defaults()
+        odd = [f"{key}={value!r}: a {type(value).__name__} where plan() defaults to"
+               f" {defaults[key]!r}"
+               for key, value in params.items()
+               if key in defaults and defaults[key] is not None
+               and not isinstance(value, type(defaults[key]))
+               and not (isinstance(value, int) and isinstance(defaults[key], float))]
+        if odd:
+            return "; ".join(odd)
+        shown = ", ".join(f"{key}={value!r}" for key, value in params.items())
+        return f"plan was given {shown or 'no parameters'}"
 
     def answer_json(self, answer: Any) -> Any:
         """The answer as JSON can hold it: ``describe(answer)``, the answer, or its repr."""
@@ -183,17 +220,20 @@ def load(target: Any) -> Workload:
 
 
 def _resolve(spec: str) -> Any:
-    """The module, or the object in it, that ``spec`` names."""
-    module_name, _, attribute = BUILTIN.get(spec, spec).partition(":")
-    if not module_name:
-        raise ConfigError(f"workload {spec!r}: expected MODULE or MODULE:NAME")
+    """The module, or the object in it, that ``spec`` names: ``module``, ``module:name``, or a
+    file, ``path/to/file.py`` or ``path/to/file.py:name`` (its folder goes on ``sys.path``, so
+    that workers and ranks import it by its name too)."""
+    target, attribute = _split(BUILTIN.get(spec, spec))
+    if not target:
+        raise ConfigError(f"workload {spec!r}: expected MODULE, MODULE:NAME or FILE.py[:NAME]")
+    module_name = _module_from_file(spec, target) if _is_file(target) else target
     try:
         module: ModuleType = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             raise ConfigError(
                 f"workload {spec!r}: no module named {exc.name!r} (it must be importable from"
-                " the current folder or PYTHONPATH)"
+                " the current folder or PYTHONPATH, or be given as a file: path/to/file.py)"
             ) from None
         raise ConfigError(f"workload {spec!r}: importing it failed: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - the user's module failed as it loaded
@@ -207,6 +247,43 @@ def _resolve(spec: str) -> Any:
             raise ConfigError(f"workload {spec!r}: module {module_name!r} has no {attribute!r}")
         source = getattr(source, part)
     return source
+
+
+def _split(spec: str) -> tuple[str, str]:
+    """(module or file, attribute): ``a.b:c`` -> ``a.b``, ``c``; ``dir/f.py:c`` -> ``dir/f.py``,
+    ``c``; a colon that is part of a path stays in it."""
+    target, colon, attribute = spec.rpartition(":")
+    if colon and attribute and all(part.isidentifier() for part in attribute.split(".")):
+        return target, attribute
+    return spec, ""
+
+
+def _is_file(target: str) -> bool:
+    return target.endswith(".py") or "/" in target or target.startswith(".")
+
+
+def _module_from_file(spec: str, target: str) -> str:
+    """The module name a workload file imports as, its folder put first on ``sys.path``."""
+    import os
+    import sys
+
+    path = os.path.abspath(target)
+    name = os.path.basename(path).removesuffix(".py")
+    if not path.endswith(".py") or not os.path.isfile(path):
+        raise ConfigError(f"workload {spec!r}: no such file {target!r} (a workload file is a"
+                          " .py file)")
+    if not name.isidentifier():
+        raise ConfigError(f"workload {spec!r}: {name!r} is not a Python name; rename the file"
+                          " (workers import it by its name)")
+    folder = os.path.dirname(path)
+    loaded = sys.modules.get(name)
+    if loaded is not None and os.path.abspath(getattr(loaded, "__file__", "") or "") != path:
+        raise ConfigError(f"workload {spec!r}: a module named {name!r} is imported already"
+                          f" (from {getattr(loaded, '__file__', None) or 'built-in'}); rename"
+                          " the file")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return name
 
 
 def parse_params(pairs: Sequence[str]) -> dict[str, Any]:

@@ -1,0 +1,190 @@
+"""The one run frame: every run goes through ``run``, from the CLI, ``mpi_lab.run`` in a script
+or a notebook, alone or as one rank of an MPI job.
+
+    options, job ──> ends (signals, deadline + backstop)
+                 ──> team: this process alone (LocalTeam), or the MPI ranks (coordinator.RankTeam)
+                 ──> start ── workers ── progress ── decide on rank 0: plan + backend
+                 ──> share: the local backend maps the kernel over this rank's items
+                 ──> exchange outcomes (a failure is raised everywhere at once)
+                 ──> gather ── decide on rank 0: combine ──> Report (rank 0), None elsewhere
+
+A local run is the same frame with a team of one: the same checks, endings, progress and
+errors, whether the run was started by the command line or by a script.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from mpi_lab import endings, liveline, mainguard
+from mpi_lab import progress as lab_progress
+from mpi_lab.backends import Choice
+from mpi_lab.errors import RunEnded
+from mpi_lab.jobs import Job
+from mpi_lab.mpi import ROOT
+from mpi_lab.mpi.launch import env_rank, use_mpi
+from mpi_lab.mpi.outcome import Outcome, succeeded
+from mpi_lab.options import RunOptions
+from mpi_lab.placement import PlanSlots
+from mpi_lab.report import Report
+from mpi_lab.results import Results
+from mpi_lab.runner import local_cores, plan_slots, resolve, run_share
+
+T = TypeVar("T")
+Before = Callable[[Job], None]  # runs on rank 0 before the plan (a check of the command's own)
+
+
+class Team(Protocol):
+    """The processes that make a run together, seen from this one."""
+
+    rank: int
+    size: int
+    owner: str  # whose items this process's meter counts: "" alone, "rank 3" under MPI
+    distributed: bool
+
+    def start(self) -> None: ...
+    def workers(self, asked: int | None) -> int: ...
+    def agree(self, workers: int, progress: bool) -> tuple[int, bool]: ...
+    def standing(self) -> endings.Standing | None: ...
+    def progress_view(self, shown: bool) -> Any: ...
+    def decide(self, step: Callable[[], T], idle: bool = False) -> T | None: ...
+    def broadcast(self, value: T | None) -> T: ...
+    def share(self, job: Job, plan: Sequence[Any], schedule: str | None, choice: Choice,
+              workers: int, start_method: str | None, slots: PlanSlots | None,
+              ) -> tuple[Outcome, Any, Choice]: ...
+    def exchange(self, outcome: Outcome) -> list[Outcome]: ...
+    def gather(self, job: Job, results: Any, outcomes: list[Outcome]) -> list[Any]: ...
+    def in_plan_order(self, job: Job, plan: Sequence[Any], outcomes: list[Outcome],
+                      results: Any, parts: list[Any], slots: PlanSlots | None) -> Results: ...
+
+
+class _LocalView:
+    """The live line's source alone: this process's meter, against the plan's size."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def poll(self) -> lab_progress.Status:
+        return lab_progress.Status(lab_progress.current().done, self.total)
+
+
+class LocalTeam:
+    """A run without MPI: this process is the whole team."""
+
+    rank = ROOT
+    size = 1
+    owner = ""
+    distributed = False
+
+    def start(self) -> None:
+        pass
+
+    def workers(self, asked: int | None) -> int:
+        return asked if asked is not None else local_cores()
+
+    def agree(self, workers: int, progress: bool) -> tuple[int, bool]:
+        return workers, progress
+
+    def standing(self) -> endings.Standing | None:
+        return None
+
+    def progress_view(self, shown: bool) -> _LocalView | None:
+        return _LocalView() if shown else None
+
+    def decide(self, step: Callable[[], T], idle: bool = False) -> T | None:
+        return step()
+
+    def broadcast(self, value: T | None) -> T:
+        return value  # type: ignore[return-value]
+
+    def share(self, job: Job, plan: Sequence[Any], schedule: str | None, choice: Choice,
+              workers: int, start_method: str | None, slots: PlanSlots | None,
+              ) -> tuple[Outcome, Any, Choice]:
+        done = run_share(job, [(range(len(plan)), plan)], choice, workers,
+                         start_method=start_method, plan_slots=slots)
+        return succeeded(done, job.layout is not None), done.results, done.choice
+
+    def exchange(self, outcome: Outcome) -> list[Outcome]:
+        return [outcome]
+
+    def gather(self, job: Job, results: Any, outcomes: list[Outcome]) -> list[Any]:
+        return []
+
+    def in_plan_order(self, job: Job, plan: Sequence[Any], outcomes: list[Outcome],
+                      results: Any, parts: list[Any], slots: PlanSlots | None) -> Results:
+        return slots.results() if slots is not None and slots.used else results
+
+
+def run(job: Job, options: RunOptions, *, before: Before | None = None) -> Report | None:
+    """Run ``job`` as ``options`` say: the ``Report`` on rank 0 (or alone), None on the other
+    ranks. Raises ``ConfigError`` (bad input, exit 2), ``WorkerError`` (a kernel, its result or
+    ``combine`` failed, exit 1; the same on every rank under MPI), ``Interrupted`` (a signal,
+    128 + N) or ``DeadlinePassed`` (124)."""
+    if mainguard.in_reimport():
+        raise SystemExit(
+            "Error: mpi_lab.run was called again in a worker process, which imports the script"
+            " that started it: put the code that runs under `if __name__ == \"__main__\":`"
+        )
+    endings.end_scripts_alike()
+    mpi = use_mpi(options.mpi)
+    with endings.run_ends(options.deadline, env_rank() if mpi else ROOT):
+        team: Team
+        if mpi:
+            from mpi_lab.mpi import coordinator, exits
+
+            team = coordinator.join(options.schedule or job.default_schedule,
+                                    options.start_method, options.deadline)
+            try:
+                return _run(job, options, team, before)
+            except RunEnded as ended:
+                # Ranks stop wherever they were: this job's collectives are out of step now.
+                exits.mark_broken(f"an earlier run ended early ({ended.line})")
+                raise
+        return _run(job, options, LocalTeam(), before)
+
+
+def _run(job: Job, options: RunOptions, team: Team, before: Before | None) -> Report | None:
+    lab_progress.start(team.owner)
+    team.start()
+    job.preload()
+    started = time.perf_counter()
+    workers = team.workers(options.workers)
+    most_workers, shown = team.agree(workers, liveline.wanted(options.progress))
+    schedule = (options.schedule or job.default_schedule) if team.distributed else None
+    view = team.progress_view(shown)
+    teller = team.standing()
+    with contextlib.ExitStack() as around:
+        if teller is not None:
+            around.enter_context(endings.standing(teller))
+        around.enter_context(liveline.shown(job.name, view.poll if view is not None else None))
+        decided = team.decide(lambda: _plan(job, options, most_workers, before))
+        plan, choice = decided if decided is not None else ([], None)
+        choice = team.broadcast(choice)
+        if view is not None:
+            view.total = len(plan)
+        # Rank 0's results stay: in place (if they can be), at their places in the whole plan.
+        slots = plan_slots(job, plan) if team.rank == ROOT else None
+        outcome, results, used = team.share(job, plan, schedule, choice, workers,
+                                            options.start_method, slots)
+        outcomes = team.exchange(outcome)
+    parts = team.gather(job, results, outcomes)
+    # Rank 0's combine may fail: every rank hears of it and raises it.
+    answer = team.decide(lambda: job.combine(
+        team.in_plan_order(job, plan, outcomes, results, parts, slots)), idle=True)
+    if team.rank != ROOT:
+        return None
+    per_rank = [o.report for o in outcomes if o.report is not None]
+    return Report.finished(job, answer, used, schedule=schedule, started=started,
+                           per_rank=per_rank)
+
+
+def _plan(job: Job, options: RunOptions, workers: int,
+          before: Before | None) -> tuple[Sequence[Any], Choice]:
+    """On rank 0: the command's own check, the plan, and the backend for it."""
+    if before is not None:
+        before(job)
+    plan = job.plan()
+    return plan, resolve(job, options.backend, workers, options.start_method)
