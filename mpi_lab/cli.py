@@ -284,9 +284,6 @@ def info(as_json: bool) -> None:
         click.echo("\n".join(info_lines(details)))
 
 
-RUN_OPTIONS = ("backend", "workers", "schedule", "start_method", "mpi", "progress", "deadline")
-
-
 def _run(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any],
          output: str | None = None) -> None:
     """Run a workload as the options say and print its report; however it ends, also what
@@ -294,10 +291,10 @@ def _run(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any
     from mpi_lab import frame
     from mpi_lab.jobs import Job
     from mpi_lab.mpi.launch import use_mpi
-    from mpi_lab.options import RunOptions
+    from mpi_lab.options import FIELDS, RunOptions
 
     try:
-        settings = RunOptions(**{name: run[name] for name in RUN_OPTIONS})
+        settings = RunOptions(**{name: run[name] for name in FIELDS})
         if isinstance(params, tuple):
             from mpi_lab.workloads.contract import parse_params
 
