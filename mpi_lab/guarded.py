@@ -151,11 +151,6 @@ def unpicklable_part(value: Any, depth: int = 0) -> str:
     return type_name(value)
 
 
-def named(index: int, item: Any) -> str:
-    """An item as failures name it: its place in the plan, and its repr."""
-    return f"item {index} ({short_repr(item)})"
-
-
 def fitted(result: Any, layout: tuple[str, int], index: int, item: Any) -> memoryview:
     """``result`` typed as ``layout`` says, or ``KernelFailed`` naming the item if it does
     not fit (checked in the worker where results go into shared memory, else on return)."""

@@ -1,8 +1,9 @@
 """A script under ``mpiexec`` never leaves the job hanging, however one of its ranks ends.
 
 The command line (``python -m mpi_lab``) makes exactly one run and keeps its own exit rules
-(``mpi.guard``, which says it is in charge). A script that calls ``mpi_lab.run`` has more ways to go wrong between runs,
-and from its first run under MPI these rules hold for it, as ``python -m mpi4py`` gives them:
+(``mpi.guard``, which says it is in charge). A script that calls ``mpi_lab.run`` has more ways
+to go wrong between runs, and from its first run under MPI these rules hold for it, as
+``python -m mpi4py`` gives them:
 
 - an exception no one catches, on any rank: its traceback is printed once (that rank's) and
   ``MPI_Abort`` ends the job; one that every rank raised together (a failure the ranks agreed
@@ -24,10 +25,9 @@ from typing import Any, ClassVar
 
 from mpi_lab.backoff import Backoff
 from mpi_lab.errors import LabError, RunEnded
-from mpi_lab.mpi import guard
+from mpi_lab.mpi import ROOT, guard
 
 TAG = 75  # failure notices use 74, progress 73, the dynamic schedule 71 and 72
-ROOT = 0
 
 
 class _State:
@@ -81,10 +81,9 @@ def mark_broken(why: str) -> None:
     _State.broken = _State.broken or why
 
 
-def started_run() -> int:
-    """Count a run this rank starts; its number, from 1."""
+def started_run() -> None:
+    """Count a run this rank starts (a peer's leaving names the run it was missed in)."""
     _State.runs += 1
-    return _State.runs
 
 
 def check(comm: Any) -> None:
