@@ -17,10 +17,10 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from mpi_lab.jobs import FractalJob, PiJob
+from mpi_lab.local.jobs import FractalJob, PiJob
+from mpi_lab.local.runner import RankReport
 from mpi_lab.mpi import schedules
 from mpi_lab.mpi.coordinator import Outcome
-from mpi_lab.runner import RankReport
 
 REPEATS = 15
 

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mpi_lab.mpi import launcher
+from mpi_lab.cluster import launcher
 
 PY = sys.executable
 REFS = str(ROOT / "benchmarks" / "references.py")

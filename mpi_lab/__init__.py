@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mpi_lab.report import RankReport, Report
+    from mpi_lab.local.report import RankReport, Report
 
 __version__ = "0.1.0"
 __all__ = ["RankReport", "Report", "__version__", "run"]
@@ -29,7 +29,7 @@ __all__ = ["RankReport", "Report", "__version__", "run"]
 def __getattr__(name: str) -> Any:
     # Loaded on use: the command line imports this package, and its start-up stays short.
     if name in ("Report", "RankReport"):
-        from mpi_lab import report
+        from mpi_lab.local import report
 
         return getattr(report, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -50,7 +50,7 @@ def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "
     run ends (``DeadlinePassed``).
 
     Returns the ``Report`` (``answer``, ``seconds``, ``backend``, ``per_rank``, ...), or None
-    on ranks other than 0. Raises (``mpi_lab.errors``; each has the CLI's ``exit_code``):
+    on ranks other than 0. Raises (``mpi_lab.core.errors``; each has the CLI's ``exit_code``):
     ``ConfigError`` for bad input, before anything runs; ``WorkerError`` when a kernel, its
     result or ``combine`` fails (``remote_traceback`` holds the worker's traceback; under MPI
     every rank raises it, at once); ``Interrupted`` (a ``KeyboardInterrupt``) for SIGINT,
@@ -58,8 +58,8 @@ def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "
     behind, however it ends.
     """
     from mpi_lab import frame
-    from mpi_lab.errors import LabError
-    from mpi_lab.jobs import Job
+    from mpi_lab.core.errors import LabError
+    from mpi_lab.local.jobs import Job
     from mpi_lab.options import RunOptions
 
     try:

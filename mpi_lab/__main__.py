@@ -5,7 +5,7 @@ import sys
 import threading
 
 from mpi_lab.cli import main, run_ended
-from mpi_lab.mpi.guard import guarded
+from mpi_lab.mpi.exits import guarded
 
 
 def _kernels_still_running() -> bool:
@@ -22,7 +22,7 @@ if __name__ == "__main__":
     gc.freeze()
     code = guarded(main)
     if run_ended() or (code and _kernels_still_running()):
-        from mpi_lab.endings import leave_now
+        from mpi_lab.endings.interrupts import leave_now
         from mpi_lab.mpi import comm
 
         if not run_ended():

@@ -10,11 +10,10 @@ from typing import Any
 import click
 
 from mpi_lab import backends
-from mpi_lab.backends import START_METHODS
-from mpi_lab.errors import ConfigError, LabError, RunEnded
-from mpi_lab.mpi.schedules import SCHEDULES
-
-DONE_FILE_ENV = "MPI_LAB_DONE_FILE"
+from mpi_lab.core import env
+from mpi_lab.core.errors import INTERRUPTED_EXIT, ConfigError, LabError, RunEnded
+from mpi_lab.core.protocol import ROOT
+from mpi_lab.mpi import schedules
 
 
 class Checked(click.ParamType):
@@ -52,17 +51,18 @@ def common_options(func: Any) -> Any:
             help="Workers per rank; auto = cores of the node / ranks on the node.",
         ),
         click.option(
-            "--schedule", type=Checked("schedule_name", "[" + "|".join(SCHEDULES) + "]"),
+            "--schedule", type=Checked("schedule_name", "[" + "|".join(schedules.NAMES) + "]"),
             default=None,
-            help="How rank 0 splits items across MPI ranks (no effect without MPI)"
-            " [default: the workload's: block for pi; cyclic for fractal, whose rows differ"
-            " in cost].",
+            help="How rank 0 hands items out to MPI ranks (no effect without MPI): "
+            + "; ".join(f"{name}: {schedules.summary(name)}" for name in schedules.NAMES)
+            + " [default: the workload's own].",
         ),
         click.option(
             "--start-method",
-            type=Checked("start_method_name", "[" + "|".join(START_METHODS) + "]"),
+            type=Checked("start_method_name", "[" + "|".join(backends.START_METHODS) + "]"),
             default=None,
-            help="Process start method for process-pool/shared-memory [default: forkserver].",
+            help="How " + "/".join(backends.names_where(starts_processes=True)) + " start their"
+            " processes [default: forkserver where the platform has it, else spawn].",
         ),
         click.option("--json", "as_json", is_flag=True,
                      help="Print one JSON object instead of text (on failure: error, exit"
@@ -218,7 +218,7 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
     """
     import dataclasses
 
-    from mpi_lab import bench as lab_bench
+    from mpi_lab.bench import matrix as lab_bench
 
     settings = lab_bench.Settings.quick() if quick else lab_bench.Settings()
     changes: dict[str, Any] = {}
@@ -273,7 +273,7 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
 def info(as_json: bool) -> None:
     """Show the Python build, GIL, MPI library and which backends run here (and why not)."""
     from mpi_lab import info as lab_info
-    from mpi_lab.textout import info_lines
+    from mpi_lab.present.text import info_lines
 
     details = lab_info.collect()
     if as_json:
@@ -289,8 +289,8 @@ def _run(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any
     """Run a workload as the options say and print its report; however it ends, also what
     ``--traceback`` and ``--json`` ask for. ``params``: a dict, or ``KEY=VALUE`` strings."""
     from mpi_lab import frame
-    from mpi_lab.jobs import Job
-    from mpi_lab.mpi.launch import use_mpi
+    from mpi_lab.cluster.detect import use_mpi
+    from mpi_lab.local.jobs import Job
     from mpi_lab.options import FIELDS, RunOptions
 
     try:
@@ -314,12 +314,12 @@ def _run(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any
     if report is None:
         return  # not rank 0: rank 0 reports for everyone
     if output is not None:
-        from mpi_lab.output import save
+        from mpi_lab.present.files import save
 
         save(report.answer.pixels, output)
         report.extra["output"] = output
     _print(report, run["as_json"])
-    if done := os.environ.get(DONE_FILE_ENV):
+    if done := env.read(env.DONE_FILE):
         # For supervisors (scripts/hosts): proof that rank 0 finished, since mpiexec itself can
         # exit 0 after losing a host.
         from pathlib import Path
@@ -333,7 +333,7 @@ def _output_check(output: str | None) -> Callable[[Any], None] | None:
         return None
 
     def check(job: Any) -> None:
-        from mpi_lab.output import check_output_path
+        from mpi_lab.present.files import check_output_path
 
         # The .npy file: the int32 pixels and a short header.
         nbytes = job.params["height"] * job.params["width"] * 4 + 128 \
@@ -354,7 +354,7 @@ def _failed(exc: LabError | RunEnded, run: dict[str, Any]) -> None:
     """What a failed or ended run prints besides its error line (by rank 0 alone under MPI):
     the worker's traceback if asked for, and with ``--json`` one object saying what ended it,
     whatever the exit code (a deadline's 124 and a signal's 130 too)."""
-    from mpi_lab.mpi.launch import env_rank
+    from mpi_lab.cluster.detect import env_rank
 
     if env_rank() != 0:
         return
@@ -375,7 +375,7 @@ def _print(report: Any, as_json: bool) -> None:
 
         click.echo(json.dumps(report.to_dict()))
     else:
-        from mpi_lab.textout import report_lines
+        from mpi_lab.present.text import report_lines
 
         click.echo("\n".join(report_lines(report)))
 
@@ -387,13 +387,14 @@ def _error(message: str, agreed: bool) -> None:
     for it: the launcher ends the whole job as soon as the first rank exits non-zero, which
     could otherwise be before rank 0 has printed.
     """
-    from mpi_lab.mpi import comm, launch
+    from mpi_lab.cluster import detect
+    from mpi_lab.mpi import comm
 
-    if not (agreed and (comm.active() or launch.launched())):
+    if not (agreed and (comm.active() or detect.launched())):
         click.echo(f"Error: {message}", err=True)
         return
     world = comm.world()
-    if world.Get_rank() == 0:
+    if world.Get_rank() == ROOT:
         click.echo(f"Error: {message}", err=True)
         sys.stderr.flush()
     world.Barrier()
@@ -402,8 +403,8 @@ def _error(message: str, agreed: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error ends as one line on stderr and an exit code (README: 0, 1, 2,
     124 for the deadline, 128 + N for signal N)."""
-    from mpi_lab.endings import signals_end_the_run
-    from mpi_lab.mpi.guard import finish
+    from mpi_lab.endings.interrupts import signals_end_the_run
+    from mpi_lab.mpi.exits import finish
 
     _Ended.last = False
     try:
@@ -426,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc.__cause__, RunEnded):  # click turns a KeyboardInterrupt into Abort
             return _ended(exc.__cause__)
         click.echo("Aborted.", err=True)
-        return finish(130, agreed=False)
+        return finish(INTERRUPTED_EXIT, agreed=False)
     except _Ending as ending:
         return _ended(ending.ended)
     except RunEnded as ended:
@@ -444,13 +445,13 @@ class _Ending(BaseException):
 
 def _ended(ended: RunEnded) -> int:
     """A run stopped by a signal or its deadline: one line, by rank 0, and its exit code."""
-    from mpi_lab.mpi.launch import env_rank
+    from mpi_lab.cluster.detect import env_rank
 
     # Under MPI every rank ends by itself (the launcher's signal reaches them all, each has
     # the same deadline), and the launcher ends any that would not: no MPI_Abort, and rank 0
     # alone speaks.
     _Ended.last = True
-    if env_rank() == 0:
+    if env_rank() == ROOT:
         click.echo(ended.line, err=True)
     return ended.exit_code
 

@@ -19,19 +19,23 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from mpi_lab import endings, liveline, mainguard
-from mpi_lab import progress as lab_progress
 from mpi_lab.backends import Choice
-from mpi_lab.errors import RunEnded
-from mpi_lab.jobs import Job
-from mpi_lab.mpi import ROOT
-from mpi_lab.mpi.launch import env_rank, use_mpi
+from mpi_lab.cluster.detect import env_rank, use_mpi
+from mpi_lab.core.errors import RunEnded
+from mpi_lab.core.machine import local_cores
+from mpi_lab.core.protocol import ROOT
+from mpi_lab.core.results import Results
+from mpi_lab.endings import interrupts
+from mpi_lab.local import mainguard
+from mpi_lab.local.jobs import Job
+from mpi_lab.local.report import Report
+from mpi_lab.local.runner import plan_slots, resolve, run_share
+from mpi_lab.local.slots import PlanSlots
+from mpi_lab.mpi import schedules
 from mpi_lab.mpi.outcome import Outcome, succeeded
 from mpi_lab.options import RunOptions
-from mpi_lab.placement import PlanSlots
-from mpi_lab.report import Report
-from mpi_lab.results import Results
-from mpi_lab.runner import local_cores, plan_slots, resolve, run_share
+from mpi_lab.progress import live_line
+from mpi_lab.progress import meter as lab_progress
 
 T = TypeVar("T")
 Before = Callable[[Job], None]  # runs on rank 0 before the plan (a check of the command's own)
@@ -48,7 +52,7 @@ class Team(Protocol):
     def start(self) -> None: ...
     def workers(self, asked: int | None) -> int: ...
     def agree(self, workers: int, progress: bool) -> tuple[int, bool]: ...
-    def standing(self) -> endings.Standing | None: ...
+    def standing(self) -> interrupts.Standing | None: ...
     def progress_view(self, shown: bool) -> Any: ...
     def decide(self, step: Callable[[], T], idle: bool = False) -> T | None: ...
     def broadcast(self, value: T | None) -> T: ...
@@ -88,7 +92,7 @@ class LocalTeam:
     def agree(self, workers: int, progress: bool) -> tuple[int, bool]:
         return workers, progress
 
-    def standing(self) -> endings.Standing | None:
+    def standing(self) -> interrupts.Standing | None:
         return None
 
     def progress_view(self, shown: bool) -> _LocalView | None:
@@ -128,14 +132,14 @@ def run(job: Job, options: RunOptions, *, before: Before | None = None) -> Repor
             "Error: mpi_lab.run was called again in a worker process, which imports the script"
             " that started it: put the code that runs under `if __name__ == \"__main__\":`"
         )
-    endings.end_scripts_alike()
+    interrupts.end_scripts_alike()
     mpi = use_mpi(options.mpi)
-    with endings.run_ends(options.deadline, env_rank() if mpi else ROOT):
+    with interrupts.run_ends(options.deadline, env_rank() if mpi else ROOT):
         team: Team
         if mpi:
             from mpi_lab.mpi import coordinator, exits
 
-            team = coordinator.join(options.schedule or job.default_schedule,
+            team = coordinator.join(_schedule(job, options),
                                     options.start_method, options.deadline)
             try:
                 return _run(job, options, team, before)
@@ -146,20 +150,26 @@ def run(job: Job, options: RunOptions, *, before: Before | None = None) -> Repor
         return _run(job, options, LocalTeam(), before)
 
 
+def _schedule(job: Job, options: RunOptions) -> str:
+    """The run's schedule: the one asked for, else the workload's own (checked here, where it
+    enters a run)."""
+    return options.schedule or schedules.check(job.default_schedule, f"{job.name}: schedule")
+
+
 def _run(job: Job, options: RunOptions, team: Team, before: Before | None) -> Report | None:
     lab_progress.start(team.owner)
     team.start()
     job.preload()
     started = time.perf_counter()
     workers = team.workers(options.workers)
-    most_workers, shown = team.agree(workers, liveline.wanted(options.progress))
-    schedule = (options.schedule or job.default_schedule) if team.distributed else None
+    most_workers, shown = team.agree(workers, live_line.wanted(options.progress))
+    schedule = _schedule(job, options) if team.distributed else None
     view = team.progress_view(shown)
     teller = team.standing()
     with contextlib.ExitStack() as around:
         if teller is not None:
-            around.enter_context(endings.standing(teller))
-        around.enter_context(liveline.shown(job.name, view.poll if view is not None else None))
+            around.enter_context(interrupts.standing(teller))
+        around.enter_context(live_line.shown(job.name, view.poll if view is not None else None))
         decided = team.decide(lambda: _plan(job, options, most_workers, before))
         plan, choice = decided if decided is not None else ([], None)
         choice = team.broadcast(choice)

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from mpi_lab import backends
-from mpi_lab.runner import local_cores
+from mpi_lab.core.machine import local_cores
 
 
 def mpi_library_version() -> str | None:
@@ -33,7 +33,7 @@ def mpi_library_version() -> str | None:
 def mpi_settings() -> dict[str, Any]:
     """The Open MPI parameters set for this environment: in which file or variable, and whether
     ``scripts/setup`` wrote them."""
-    from mpi_lab.mpi import mca
+    from mpi_lab.cluster import mca
 
     files = mca.wheel_files()
     return {

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mpi_lab.backends import CHOICES, START_METHODS
-from mpi_lab.errors import ConfigError
-from mpi_lab.mpi.schedules import SCHEDULES
+from mpi_lab import backends
+from mpi_lab.backends import CHOICES
+from mpi_lab.core.errors import ConfigError
+from mpi_lab.mpi import schedules
 
 FIELDS = ("backend", "workers", "schedule", "start_method", "mpi", "progress", "deadline")
 
@@ -38,25 +39,13 @@ def worker_count(value: Any) -> int | None:
 
 
 def schedule_name(value: Any) -> str | None:
-    """None (the workload's own) or ``block``, ``cyclic``, ``dynamic``."""
-    if value is None:
-        return None
-    if value not in SCHEDULES:
-        raise ConfigError(f"unknown schedule {value!r}; choose from {', '.join(SCHEDULES)}")
-    return str(value)
+    """None (the workload's own) or the name of a registered schedule."""
+    return None if value is None else schedules.check(value)
 
 
 def start_method_name(value: Any) -> str | None:
     """None (this Python's default) or a start method this platform has."""
-    if value is None:
-        return None
-    if value not in START_METHODS:
-        raise ConfigError(f"unknown start method {value!r}; choose from {', '.join(START_METHODS)}")
-    import multiprocessing  # here: only a run that names a start method pays for it
-
-    if value not in multiprocessing.get_all_start_methods():
-        raise ConfigError(f"start method {value!r} is not available on this platform")
-    return str(value)
+    return None if value is None else backends.check_start_method(value)
 
 
 def deadline_seconds(value: Any) -> float | None:

@@ -64,7 +64,7 @@ def no_leftovers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     assert not left["files"], f"files left by what the test started: {left['files']}"
     children = [p for p in multiprocessing.active_children() if p.name != "ForkServerProcess"]
     assert not children, f"child processes left running: {children}"
-    # The rank's launcher watch lives as long as the process, by design (mpi_lab.lifeline).
+    # The rank's launcher watch lives as long as the process, by design (mpi_lab.endings.lifeline).
     new_threads = [t for t in threading.enumerate()
                    if t not in threads and t.is_alive() and t.name != "mpi_lab-lifeline"]
     for thread in new_threads:  # give exiting daemon threads a moment

@@ -47,7 +47,7 @@ from procs import (
     with_environment,
 )
 
-from mpi_lab.mpi import launcher
+from mpi_lab.cluster import launcher
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from mpi_lab.jobs import Job
+from mpi_lab.local.jobs import Job
 
 
 def seed_fractal(height: int, width: int, maxiter: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from procs import scope_env
 
-from mpi_lab.mpi import launcher
+from mpi_lab.cluster import launcher
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent

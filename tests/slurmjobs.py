@@ -14,7 +14,7 @@ from pathlib import Path
 
 from procs import is_rank, named, new_shm, scope_env, shm_names, wait_empty, with_environment
 
-from mpi_lab.mpi import launcher
+from mpi_lab.cluster import launcher
 
 ROOT = Path(__file__).resolve().parent.parent
 CLUSTER = str(ROOT / "scripts" / "cluster")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mpi_lab.mpi import coordinator, pinning
+from mpi_lab.cluster import pinning
+from mpi_lab.mpi import coordinator
 
 
 @pytest.mark.parametrize(("cores", "bound_to", "local_ranks", "environ", "expected"), [

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mpi_lab import bench
+from mpi_lab.bench import matrix
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -41,7 +41,7 @@ def test_quick_bench_json_schema(quick_run):
     statuses = {r["status"] for r in report["results"]}
     assert statuses <= {"ok", "skipped"}, [r for r in report["results"] if r["status"] == "failed"]
     for result in report["results"]:
-        assert set(bench.CSV_FIELDS) <= result.keys()
+        assert set(matrix.CSV_FIELDS) <= result.keys()
         if result["status"] == "ok":
             assert result["seconds"] > 0 and result["speedup"] > 0
             assert result["efficiency"] == pytest.approx(
@@ -84,23 +84,23 @@ def test_unavailable_or_unfit_backends_are_listed_as_skipped(monkeypatch):
 
     monkeypatch.setattr(ThreadsBackend, "availability",
                         classmethod(lambda cls: Availability(False, "switched off in a test")))
-    points, skipped = bench.plan(bench.Settings(workloads=("pi", "fractal"), ranks=(2,)))
-    assert bench.Point("pi", "threads", 1) not in points
+    points, skipped = matrix.plan(matrix.Settings(workloads=("pi", "fractal"), ranks=(2,)))
+    assert matrix.Point("pi", "threads", 1) not in points
     reasons = {(s.workload, s.backend): s.reason for s in skipped}
     assert reasons[("pi", "threads")] == "switched off in a test"
     assert "subinterpreter" in reasons[("fractal", "interpreter-pool")]
-    assert bench.Point("pi", "auto", 1, 2) in points
+    assert matrix.Point("pi", "auto", 1, 2) in points
 
 
 def test_answer_differing_from_serial_fails_the_point():
     results = [
-        bench.Measurement("pi", "serial", 1, 1, "ok", seconds=2.0, answer="100"),
+        matrix.Measurement("pi", "serial", 1, 1, "ok", seconds=2.0, answer="100"),
         # auto with one worker per rank runs serially too: not the baseline
-        bench.Measurement("pi", "serial", 1, 2, "ok", seconds=1.0, answer="100"),
-        bench.Measurement("pi", "threads", 2, 1, "ok", seconds=1.0, answer="100"),
-        bench.Measurement("pi", "asyncio", 2, 1, "ok", seconds=1.0, answer="99"),
+        matrix.Measurement("pi", "serial", 1, 2, "ok", seconds=1.0, answer="100"),
+        matrix.Measurement("pi", "threads", 2, 1, "ok", seconds=1.0, answer="100"),
+        matrix.Measurement("pi", "asyncio", 2, 1, "ok", seconds=1.0, answer="99"),
     ]
-    bench.compare(results)
+    matrix.compare(results)
     assert results[0].speedup == 1.0
     assert results[1].speedup == 2.0 and results[1].efficiency == 1.0
     assert results[2].speedup == 2.0 and results[2].efficiency == 1.0
@@ -118,22 +118,22 @@ def test_answer_differing_from_serial_fails_the_point():
      "Error: rank 1 failed"),
 ])
 def test_failed_point_says_how_its_process_ended(monkeypatch, code: str, reason: str):
-    monkeypatch.setattr(bench, "command", lambda settings, point: (
+    monkeypatch.setattr(matrix, "command", lambda settings, point: (
         [sys.executable, "-c", code], dict(os.environ)))
-    result = bench.measure(bench.Settings(repeats=1), bench.Point("pi", "serial", 1))
+    result = matrix.measure(matrix.Settings(repeats=1), matrix.Point("pi", "serial", 1))
     assert (result.status, result.reason) == ("failed", reason)
     # stderr is kept whole for the JSON; a signal or a bare exit code writes none.
     assert (reason in result.detail) == reason.startswith(("Error", "prterun"))
 
 
 def test_a_point_whose_answer_differs_from_serial_fails():
-    def point(backend: str, answer: str, seconds: float) -> bench.Measurement:
-        return bench.Measurement("pi", backend, 2 if backend != "serial" else 1, 1, "ok",
+    def point(backend: str, answer: str, seconds: float) -> matrix.Measurement:
+        return matrix.Measurement("pi", backend, 2 if backend != "serial" else 1, 1, "ok",
                                  seconds=seconds, answer=answer)
 
     results = [point("serial", '{"hits": 1}', 1.0), point("threads", '{"hits": 1}', 0.5),
                point("process-pool", '{"hits": 2}', 0.4)]
-    bench.compare(results)
+    matrix.compare(results)
     assert [r.status for r in results] == ["ok", "ok", "failed"]
     assert results[1].speedup == pytest.approx(2.0)
     assert "differs from serial's" in results[2].reason and results[2].speedup is None

@@ -14,7 +14,7 @@ from reference import seed_fractal
 from mpi_lab import backends, cli
 from mpi_lab.backends._base import Availability
 from mpi_lab.backends.interpreter_pool import InterpreterPoolBackend
-from mpi_lab.errors import LabError
+from mpi_lab.core.errors import LabError
 
 PI_KEYS = {"workload", "trials", "hits", "estimate", "seed", "kernel", "block_size", "backend",
            "workers", "ranks", "schedule", "seconds", "per_rank"}
@@ -144,20 +144,20 @@ def test_failed_run_leaves_no_png(capsys, tmp_path, monkeypatch):
 
 def test_failed_png_render_leaves_no_partial_file(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
-    from mpi_lab import output, render
+    from mpi_lab.present import files, images
 
     def broken(pixels, path):
         path.write_bytes(b"\x89PNG partial")
         raise RuntimeError("renderer crashed")
 
-    monkeypatch.setattr(render, "save_png", broken)
+    monkeypatch.setattr(images, "save_png", broken)
     with pytest.raises(RuntimeError, match="renderer crashed"):
-        output.save(np.zeros((2, 2), np.int32), tmp_path / "f.png")
+        files.save(np.zeros((2, 2), np.int32), tmp_path / "f.png")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
-    from mpi_lab import output
+    from mpi_lab.present import files
 
     def broken_save(stream, array):
         stream.write(b"partial")
@@ -165,7 +165,7 @@ def test_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "save", broken_save)
     with pytest.raises(LabError, match=r"cannot write .*f\.npy.*disk full"):
-        output.save(np.zeros((2, 2), np.int32), tmp_path / "f.npy")
+        files.save(np.zeros((2, 2), np.int32), tmp_path / "f.npy")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -193,9 +193,9 @@ def test_limits_are_known_before_computing(capsys, args, says):
 
 
 def test_output_that_cannot_fit_is_refused(capsys, tmp_path, monkeypatch):
-    from mpi_lab import output
+    from mpi_lab.present import files
 
-    monkeypatch.setattr(output.shutil, "disk_usage", lambda path: type("U", (), {"free": 100}))
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda path: type("U", (), {"free": 100}))
     code, _, err = run_cli(capsys, "fractal", "--height", "20", "--width", "10",
                            "--output", str(tmp_path / "f.npy"), "--no-mpi")
     assert code == 2

@@ -12,7 +12,7 @@ import pytest
 from endings import SIGNAL_ENDINGS, Case, Outcome, run_case
 
 from mpi_lab import backends
-from mpi_lab.mpi import launcher
+from mpi_lab.cluster import launcher
 
 # (where, ending) -> what the run must do. "exit": the launcher's (or local process's) exit
 # code; "last_line" / "a_line": the last / some non-empty stderr line starts with it;

@@ -13,8 +13,9 @@ from procs import lab, shm_segments, wait_session_empty
 from reference import fractal_job, pi_job
 
 import mpi_lab
-from mpi_lab import backends, faults
-from mpi_lab.errors import WorkerError
+from mpi_lab import backends
+from mpi_lab.core import faults
+from mpi_lab.core.errors import WorkerError
 
 
 @pytest.mark.parametrize("workload", ["pi", "fractal"])

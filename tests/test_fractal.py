@@ -100,7 +100,7 @@ def test_numpy_kernel_writes_into_out():
 @pytest.mark.parametrize("kernel", ["numpy", "python"])
 def test_a_band_fills_the_slot_its_layout_gives(kernel: str, maxiter: int):
     """What in-process workers do: the kernel writes into the typed slot of its layout."""
-    from mpi_lab.results import typed
+    from mpi_lab.core.results import typed
 
     band = fractal.plan_bands(37, 23, maxiter, band_rows=6, kernel=kernel)[3]
     typecode, count = fractal.result_layout(band)[:2]
@@ -131,7 +131,7 @@ def test_wire_dtype_is_the_narrowest_that_holds_maxiter(maxiter: int, dtype: typ
 @pytest.mark.parametrize("maxiter", [30, 300])
 @pytest.mark.parametrize("kernel", ["numpy", "python"])
 def test_combine_puts_bands_in_row_order_whatever_their_type(kernel: str, maxiter: int):
-    from mpi_lab.results import results, typed
+    from mpi_lab.core.results import results, typed
 
     height, width = 37, 23
     bands = fractal.plan_bands(height, width, maxiter, band_rows=4, kernel=kernel)

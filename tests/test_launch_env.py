@@ -7,7 +7,8 @@ import socket
 
 import pytest
 
-from mpi_lab.mpi import comm, launcher
+from mpi_lab.cluster import launcher
+from mpi_lab.mpi import comm
 
 
 def _nodelay(sock: socket.socket) -> int:

@@ -16,9 +16,9 @@ from procs import BACKING_ENV
 from reference import pi_job
 
 from mpi_lab import backends
-from mpi_lab.lazyplan import LazyPlan
+from mpi_lab.core.lazyplan import LazyPlan
+from mpi_lab.local.runner import Numbered, rank_kernel
 from mpi_lab.mpi import schedules
-from mpi_lab.runner import Numbered, rank_kernel
 from mpi_lab.workloads import pi
 
 HUGE = 10**14  # trials: a plan of 10^9 blocks of 100 000

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mpi_lab.mpi import launcher, mca
+from mpi_lab.cluster import launcher, mca
 
 WHEEL = mca.wheel_files()
 NEEDS_WHEEL = pytest.mark.skipif(WHEEL is None, reason="no Open MPI wheel in this environment")

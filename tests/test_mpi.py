@@ -12,7 +12,7 @@ from reference import fractal_job, pi_job, seed_fractal
 
 import mpi_lab
 from mpi_lab import backends
-from mpi_lab.errors import ConfigError, WorkerError
+from mpi_lab.core.errors import ConfigError, RankFailed, WorkerError
 from mpi_lab.mpi import coordinator
 
 pytestmark = [pytest.mark.mpi(min_size=2), pytest.mark.timeout(120)]
@@ -100,7 +100,7 @@ def test_auto_workers_share_the_node_cores(comm):
 
 def test_worker_failure_is_agreed_by_every_rank(comm, monkeypatch):
     monkeypatch.setenv("MPI_LAB_FAULT", "raise@1")
-    with pytest.raises(coordinator.RankFailed, match=r"rank 1 on host .*InjectedFault") as info:
+    with pytest.raises(RankFailed, match=r"rank 1 on host .*InjectedFault") as info:
         mpi_lab.run(pi_job(trials=20_000, block_size=1_000), backend="thread-pool", workers=1, mpi=True)
     assert info.value.exit_code == 1
     # Caught as without MPI, and chained to the worker's traceback.
@@ -118,7 +118,7 @@ def _progress_left(comm) -> bool:
     """A progress report not received by rank 0 (on rank 0; False elsewhere), on every rank."""
     from mpi4py import MPI
 
-    from mpi_lab.mpi import tally
+    from mpi_lab.progress import tally
 
     comm.Barrier()
     left = comm.Get_rank() == 0 and comm.Iprobe(source=MPI.ANY_SOURCE, tag=tally.TAG)
@@ -128,11 +128,10 @@ def _progress_left(comm) -> bool:
 def test_reports_reach_rank_0_while_the_ranks_work(comm):
     import time
 
-    from mpi_lab import progress
-    from mpi_lab.mpi import tally
+    from mpi_lab.progress import meter, tally
 
     rank, size = comm.Get_rank(), comm.Get_size()
-    meter = progress.start(f"rank {rank}")
+    meter = meter.start(f"rank {rank}")
     collector = tally.Collector(comm, total=5 * size) if rank == 0 else None
     seen = []
     comm.Barrier()  # every rank starts its items together
@@ -168,14 +167,14 @@ def test_a_run_with_progress_answers_alike_and_leaves_no_report_behind(comm, sch
 
 
 def test_a_failed_run_with_progress_leaves_no_report_behind(comm, monkeypatch):
-    from mpi_lab.mpi import tally
+    from mpi_lab.progress import tally
 
     drained = []
     drain = tally.Collector.drain
     monkeypatch.setattr(tally.Collector, "drain",
                         lambda self, sent: (drained.append(sent), drain(self, sent)))
     monkeypatch.setenv("MPI_LAB_FAULT", "raise@1")
-    with pytest.raises(coordinator.RankFailed):
+    with pytest.raises(RankFailed):
         mpi_lab.run(pi_job(trials=20_000, block_size=1_000), backend="serial", workers=1,
                     mpi=True, progress=True)
     # every other rank, the failed one too, sent at least its last report, all received

@@ -64,7 +64,7 @@ def test_blocks_cover_trials_exactly():
 
 
 def test_hits_fit_their_layout_up_to_large_counts():
-    from mpi_lab.results import typed
+    from mpi_lab.core.results import typed
 
     for hits in (0, 1, 123_456_789, 2**40):
         assert typed(hits, pi.result_layout(None))[0] == hits

@@ -11,7 +11,7 @@ import sys
 import pytest
 from procs import scope_env
 
-from mpi_lab.mpi import launch, launcher, mca, pinning
+from mpi_lab.cluster import detect, launcher, mca, pinning
 
 
 def flat(cpu: int) -> tuple[int, int]:
@@ -111,7 +111,7 @@ def test_ranks_under_mpiexec_get_disjoint_cores_only_when_they_fit():
     cores = len(os.sched_getaffinity(0))
     if cores < 2 or sorted(os.sched_getaffinity(0)) != sorted(pinning.node_cpus()):
         pytest.skip("needs an unbound process on at least 2 cores")
-    if launch.in_allocation():
+    if detect.in_allocation():
         pytest.skip("inside a batch allocation ranks are not pinned")
     if not any(f.key == "rmaps_default_mapping_policy" for f in mca.current(mca.wheel_files())):
         pytest.skip("needs oversubscription allowed by the parameter files (a workstation)")

@@ -18,10 +18,11 @@ import pytest
 import terminal
 from wl_cases import TESTS, clean_env
 
-from mpi_lab import liveline
-from mpi_lab.liveline import ERASE, LiveLine, Rate, describe, duration
-from mpi_lab.mpi import coordinator, launcher
-from mpi_lab.progress import Status
+from mpi_lab.cluster import launcher
+from mpi_lab.mpi import coordinator
+from mpi_lab.progress import live_line
+from mpi_lab.progress.live_line import ERASE, LiveLine, Rate, describe, duration
+from mpi_lab.progress.meter import Status
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -63,7 +64,7 @@ def test_describe_says_done_total_percent_rate_time_left_and_ranks():
 
 
 def test_pace_reads_without_exponents_from_fast_to_slow():
-    assert [liveline.pace(r) for r in (12_345.6, 999.9, 12.34, 0.5, 0.001)] == [
+    assert [live_line.pace(r) for r in (12_345.6, 999.9, 12.34, 0.5, 0.001)] == [
         "12,346 items/s", "1,000 items/s", "12.3 items/s", "30 items/min", "3.6 items/h"]
 
 
@@ -85,8 +86,8 @@ def test_rate_follows_the_recent_pace():
 def test_without_terminal_a_line_each_second_for_a_minute_then_fewer():
     line, stream, clock = fake_line(terminal_=False)
     stamps = []
-    for _ in range(int(3600 / liveline.TERMINAL_EVERY)):  # an hour of ticks
-        clock.now += liveline.TERMINAL_EVERY
+    for _ in range(int(3600 / live_line.TERMINAL_EVERY)):  # an hour of ticks
+        clock.now += live_line.TERMINAL_EVERY
         before = line.lines
         line.tick()
         if line.lines > before:
@@ -103,7 +104,7 @@ def test_without_terminal_a_line_each_second_for_a_minute_then_fewer():
 def test_terminal_line_is_redrawn_in_place_and_ended_once():
     line, stream, clock = fake_line(terminal_=True)
     for _ in range(10):
-        clock.now += liveline.TERMINAL_EVERY
+        clock.now += live_line.TERMINAL_EVERY
         line.tick()
     drawn = stream.getvalue()
     assert drawn.count(ERASE) == 10 and "\n" not in drawn
@@ -131,28 +132,28 @@ def test_finish_reaches_the_final_count():
 
 def test_shown_draws_nothing_when_off_and_clears_on_an_error():
     stream = io.StringIO()
-    with liveline.shown("job", None, stream) as line:
+    with live_line.shown("job", None, stream) as line:
         assert line is None
     assert stream.getvalue() == ""
-    with liveline.shown("job", lambda: Status(2, 2), stream):
+    with live_line.shown("job", lambda: Status(2, 2), stream):
         pass
     assert counts(stream.getvalue()) == (2, 2)
     stream = io.StringIO()
-    with pytest.raises(KeyError), liveline.shown("job", lambda: Status(1, 2), stream):
+    with pytest.raises(KeyError), live_line.shown("job", lambda: Status(1, 2), stream):
         raise KeyError
     assert stream.getvalue() == ""  # no last line for a run that failed
 
 
 def test_default_is_on_only_for_a_terminal():
-    assert liveline.wanted(None, io.StringIO()) is False
-    assert liveline.wanted(True, io.StringIO()) is True
+    assert live_line.wanted(None, io.StringIO()) is False
+    assert live_line.wanted(True, io.StringIO()) is True
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    assert liveline.wanted(None, Tty()) is True
-    assert liveline.wanted(False, Tty()) is False
+    assert live_line.wanted(None, Tty()) is True
+    assert live_line.wanted(False, Tty()) is False
 
 
 class FakeComm:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from procs import scope_env
 
-from mpi_lab.mpi import launcher, mca
+from mpi_lab.cluster import launcher, mca
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -23,8 +23,9 @@ import wl_words
 from procs import new_shm, shm_names, wait_session_empty
 
 import mpi_lab
-from mpi_lab import backends, mainguard, options
-from mpi_lab.errors import ConfigError, DeadlinePassed, Interrupted, WorkerError
+from mpi_lab import backends, options
+from mpi_lab.core.errors import ConfigError, DeadlinePassed, Interrupted, WorkerError
+from mpi_lab.local import mainguard
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -98,7 +99,7 @@ def test_a_deadline_off_the_main_thread_is_refused():
 
 INTERRUPTED_SCRIPT = """\
 import sys, mpi_lab
-from mpi_lab.errors import Interrupted
+from mpi_lab.core.errors import Interrupted
 if __name__ == "__main__":
     try:
         mpi_lab.run("pi", params={"trials": 10**12}, backend=sys.argv[1], workers=2)
@@ -190,7 +191,7 @@ def test_a_script_without_main_guard_stops_in_one_line(backend: str, tmp_path: P
     done = runs.script(tmp_path / "unguarded.py", UNGUARDED.replace("BACKEND", repr(backend)))
     assert done.returncode != 0, done.describe()
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("mpi_lab.errors.ConfigError") and "__name__" in last, done.stderr
+    assert last.startswith("mpi_lab.core.errors.ConfigError") and "__name__" in last, done.stderr
     assert "unguarded.py" in last and "line 3" in last
     assert "multiprocessing" not in done.stderr  # no worker ever started
     assert done.seconds < 30
@@ -215,9 +216,9 @@ def test_fork_does_not_import_the_script_again(tmp_path: Path):
 
 def test_auto_never_picks_processes_for_a_script_without_guard():
     choice = backends.resolve("auto", numpy=False, workers=2, unguarded=True)
-    assert choice.name not in backends.PROCESS_BACKENDS
-    assert backends.without_subinterpreters("x", numpy=False, processes=False).name \
-        not in backends.PROCESS_BACKENDS
+    assert not backends.flags(choice.name).starts_processes
+    fallback = backends.without_subinterpreters("x", numpy=False, processes=False).name
+    assert not backends.flags(fallback).starts_processes
 
 
 def test_a_worker_importing_the_script_again_stops_at_once(tmp_path: Path):

@@ -15,7 +15,8 @@ import pytest
 import runs
 from procs import new_shm, shm_names
 
-from mpi_lab.mpi import launcher, schedules
+from mpi_lab.cluster import launcher
+from mpi_lab.mpi import schedules
 
 try:
     launcher.mpiexec_path()

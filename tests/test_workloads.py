@@ -38,8 +38,9 @@ from wl_cases import (
 )
 
 import mpi_lab
-from mpi_lab import backends, bench, cli
-from mpi_lab.errors import ConfigError, WorkerError
+from mpi_lab import backends, cli
+from mpi_lab.bench import matrix
+from mpi_lab.core.errors import ConfigError, WorkerError
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -190,7 +191,7 @@ def test_text_output_uses_show_with_the_params(capsys):
 
 
 def test_object_default_schedule_is_read():
-    from mpi_lab.jobs import Job
+    from mpi_lab.local.jobs import Job
 
     assert Job.of("wl_words:LETTERS").default_schedule == "cyclic"
     assert Job.of("wl_words").default_schedule == "block"
@@ -366,7 +367,7 @@ def test_object_in_the_test_module_runs_in_process(backend: str):
 MAIN_SCRIPT = '''\
 import json, sys, time
 import mpi_lab
-from mpi_lab.errors import ConfigError
+from mpi_lab.core.errors import ConfigError
 
 
 def plan(n=30):
@@ -478,19 +479,19 @@ def test_bench_of_a_numpy_workload(tmp_path: Path):
 
 def test_bench_table_without_a_serial_baseline(tmp_path: Path):
     results = [
-        bench.Measurement("w", "serial", 1, 1, "failed", reason="Error: serial broke"),
-        bench.Measurement("w", "threads", 2, 1, "ok", seconds=0.5, samples=[0.5], answer="7"),
-        bench.Measurement("w", "serial", 1, 2, "ok", seconds=0.25, samples=[0.25], answer="7"),
-        bench.Measurement("w", "interpreters", 2, 1, "skipped", reason="no subinterpreters"),
-        bench.Measurement("v", "serial", 1, 1, "ok", seconds=1.0, samples=[1.0], answer="1"),
-        bench.Measurement("v", "threads", 2, 1, "ok", seconds=0.5, samples=[0.5], answer="1"),
+        matrix.Measurement("w", "serial", 1, 1, "failed", reason="Error: serial broke"),
+        matrix.Measurement("w", "threads", 2, 1, "ok", seconds=0.5, samples=[0.5], answer="7"),
+        matrix.Measurement("w", "serial", 1, 2, "ok", seconds=0.25, samples=[0.25], answer="7"),
+        matrix.Measurement("w", "interpreters", 2, 1, "skipped", reason="no subinterpreters"),
+        matrix.Measurement("v", "serial", 1, 1, "ok", seconds=1.0, samples=[1.0], answer="1"),
+        matrix.Measurement("v", "threads", 2, 1, "ok", seconds=0.5, samples=[0.5], answer="1"),
     ]
-    bench.compare(results)
+    matrix.compare(results)
     assert [r.status for r in results] == ["failed", "ok", "ok", "skipped", "ok", "ok"]
     assert [r.speedup for r in results[:4]] == [None] * 4
     assert results[5].speedup == 2.0  # another workload's baseline still counts
     report = {"context": {}, "settings": {}, "results": [asdict(r) for r in results]}
-    lines = bench.table(report)
+    lines = matrix.table(report)
     rows = lines[2:]
     assert len(rows) == len(results)
     for row, result in zip(rows, results, strict=True):
@@ -502,7 +503,7 @@ def test_bench_table_without_a_serial_baseline(tmp_path: Path):
     assert "skipped: no subinterpreters" in rows[3]
     assert f"2.00{TIMES}" in rows[5]
     pytest.importorskip("matplotlib")
-    written = bench.write(report, tmp_path)
+    written = matrix.write(report, tmp_path)
     assert sorted(p.name for p in written) == sorted(p.name for p in tmp_path.iterdir())
     assert (tmp_path / "results.md").read_text().splitlines() == lines
 

@@ -26,7 +26,7 @@ from wl_cases import (
     one_json,
 )
 
-from mpi_lab.mpi import launcher
+from mpi_lab.cluster import launcher
 
 try:
     MPIEXEC = launcher.mpiexec_path()

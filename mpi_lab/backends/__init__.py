@@ -1,7 +1,13 @@
-"""The local parallel models, one module each, behind one interface (``Backend``).
+"""The local parallel models, one module each, behind one interface (``Backend``), and their
+public registry: names, capability flags (``flags``: in-process, subinterpreters, runs NumPy,
+starts processes), start methods, and ``auto``. Every message and every ``auto`` decision
+reads the flags, so a new backend is one module (its class declares them) and its line in
+``_REGISTRY``.
 
 Kept light on purpose: the CLI imports it for the backend names, and ``--help`` must stay fast,
 so the shared machinery (``_base``) and each backend load only when used.
+
+May import: ``mpi_lab.endings``, ``mpi_lab.progress``, ``mpi_lab.core``.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from mpi_lab.errors import BackendUnavailable, ConfigError
+from mpi_lab.core.errors import BackendUnavailable, ConfigError
 
 if TYPE_CHECKING:
     from mpi_lab.backends._base import Availability, Backend
@@ -25,29 +31,82 @@ def __getattr__(name: str) -> Any:
         return getattr(_base, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-# name -> (module, class); modules load only when a backend is used.
+class Flags(NamedTuple):
+    """What a backend can do, as its class declares it."""
+
+    in_process: bool  # workers share this process: nothing pickled, in-place writes
+    subinterpreters: bool  # workers are subinterpreters: pure-Python kernels only
+    runs_numpy: bool  # kernels may import NumPy
+    starts_processes: bool  # workers are processes, started by a start method
+
+    @property
+    def needs_pickling(self) -> bool:
+        """Items and results cross to another interpreter or process."""
+        return not self.in_process
+
+
+IN_PROCESS = Flags(in_process=True, subinterpreters=False, runs_numpy=True,
+                   starts_processes=False)
+PROCESSES = Flags(in_process=False, subinterpreters=False, runs_numpy=True, starts_processes=True)
+SUBINTERPRETERS = Flags(in_process=False, subinterpreters=True, runs_numpy=False,
+                        starts_processes=False)
+
+# name -> (module, class, flags): the one registration line of each backend. Its module loads
+# only when the backend is used; its flags are known without loading it.
 _REGISTRY = {
-    "serial": ("serial", "SerialBackend"),
-    "threads": ("threads", "ThreadsBackend"),
-    "thread-pool": ("thread_pool", "ThreadPoolBackend"),
-    "process-pool": ("process_pool", "ProcessPoolBackend"),
-    "shared-memory": ("shared_memory", "SharedMemoryBackend"),
-    "interpreter-pool": ("interpreter_pool", "InterpreterPoolBackend"),
-    "interpreters": ("interpreters", "InterpretersBackend"),
-    "asyncio": ("asyncio_tasks", "AsyncioBackend"),
+    "serial": ("serial", "SerialBackend", IN_PROCESS),
+    "threads": ("threads", "ThreadsBackend", IN_PROCESS),
+    "thread-pool": ("thread_pool", "ThreadPoolBackend", IN_PROCESS),
+    "process-pool": ("process_pool", "ProcessPoolBackend", PROCESSES),
+    "shared-memory": ("shared_memory", "SharedMemoryBackend", PROCESSES),
+    "interpreter-pool": ("interpreter_pool", "InterpreterPoolBackend", SUBINTERPRETERS),
+    "interpreters": ("interpreters", "InterpretersBackend", SUBINTERPRETERS),
+    "asyncio": ("asyncio_tasks", "AsyncioBackend", IN_PROCESS),
 }
 NAMES = tuple(_REGISTRY)
 CHOICES = ("auto", *NAMES)
-PROCESS_BACKENDS = ("process-pool", "shared-memory")
-START_METHODS = ("spawn", "fork", "forkserver")  # for the process backends
+START_METHODS = ("spawn", "fork", "forkserver")  # for the backends that start processes
 
 
 def backend_class(name: str) -> type[Backend]:
     if name not in _REGISTRY:
         raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(CHOICES)}")
-    module, cls = _REGISTRY[name]
+    module, cls, declared = _REGISTRY[name]
     backend: type[Backend] = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    for flag, value in declared._asdict().items():
+        setattr(backend, flag, value)  # the class answers as its registration line says
     return backend
+
+
+def flags(name: str) -> Flags:
+    """The capability flags of backend ``name`` (its module is not loaded)."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(CHOICES)}")
+    return _REGISTRY[name][2]
+
+
+def names_where(**wanted: bool) -> list[str]:
+    """The backends whose flags have the ``wanted`` values, e.g. ``starts_processes=True``."""
+    return [name for name in NAMES
+            if all(getattr(flags(name), flag) == value for flag, value in wanted.items())]
+
+
+def default_start_method() -> str:
+    """``forkserver`` where the platform has it (safe with threads and MPI), else ``spawn``."""
+    import multiprocessing  # here: only runs that start processes pay for it
+
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def check_start_method(method: str) -> str:
+    """``method`` if this platform has it; a ``ConfigError`` naming what is wrong otherwise."""
+    if method not in START_METHODS:
+        raise ConfigError(f"unknown start method {method!r}; choose from {', '.join(START_METHODS)}")
+    import multiprocessing  # here: only a run that names a start method pays for it
+
+    if method not in multiprocessing.get_all_start_methods():
+        raise ConfigError(f"start method {method!r} is not available on this platform")
+    return method
 
 
 def availability(name: str) -> Availability:
@@ -70,7 +129,7 @@ class Choice(NamedTuple):
 
 def in_process_names() -> list[str]:
     """The backends whose workers share this process (and so can call anything it can)."""
-    return [name for name in NAMES if backend_class(name).in_process]
+    return names_where(in_process=True)
 
 
 def resolve(name: str, numpy: bool, workers: int | None = None,
@@ -82,11 +141,11 @@ def resolve(name: str, numpy: bool, workers: int | None = None,
     and ``workers``; check any other choice, and that a ``start_method`` has processes to
     start."""
     choice = _resolve(name, numpy, workers, in_main, unguarded, workload)
-    if start_method is not None and choice.name not in PROCESS_BACKENDS:
+    if start_method is not None and not flags(choice.name).starts_processes:
         chosen = f"{choice.name} (chosen by auto)" if name == "auto" else repr(choice.name)
         raise ConfigError(
-            f"--start-method applies to {' and '.join(PROCESS_BACKENDS)}; backend {chosen}"
-            " starts no processes"
+            f"--start-method applies to {' and '.join(names_where(starts_processes=True))};"
+            f" backend {chosen} starts no processes"
         )
     return choice
 
@@ -99,8 +158,9 @@ def _resolve(name: str, numpy: bool, workers: int | None, in_main: bool, unguard
         if not status.available:
             raise BackendUnavailable(f"backend {name!r} is not available here: {status.reason}")
         if numpy and not cls.runs_numpy:
+            workers = "subinterpreters" if cls.subinterpreters else "workers"
             raise ConfigError(
-                f"backend {name!r} runs subinterpreters, which cannot import NumPy, and the"
+                f"backend {name!r} runs {workers}, which cannot import NumPy, and the"
                 f" kernels of {workload} need it"
             )
         return Choice(name)
@@ -141,8 +201,6 @@ def create(name: str, workers: int, *, start_method: str | None = None) -> Backe
     """A ready-to-enter backend; ``start_method`` applies to the process backends."""
     cls = backend_class(name)
     try:
-        if name in PROCESS_BACKENDS:
-            return cls(workers, start_method=start_method)  # type: ignore[call-arg]
-        return cls(workers)
+        return cls(workers, start_method=start_method if cls.starts_processes else None)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc

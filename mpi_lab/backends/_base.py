@@ -1,5 +1,5 @@
 """Shared machinery of the backends: the interface and availability (the kernel guard is in
-``mpi_lab.guarded``, light enough for every worker to import)."""
+``mpi_lab.core.kernel_calls``, light enough for every worker to import)."""
 
 from __future__ import annotations
 
@@ -43,15 +43,20 @@ class Backend(ABC):
 
     name: ClassVar[str]
     summary: ClassVar[str]
-    # Interpreter backends run only pure-Python kernels: NumPy cannot load in a subinterpreter.
-    runs_numpy: ClassVar[bool] = True
-    # Workers run in this interpreter, so kernels can write into this process's arrays.
+    # Capability flags, as the backend's registration line in ``mpi_lab.backends`` sets them.
+    # Workers run in this interpreter: kernels can write into this process's arrays, and
+    # items and results are not pickled.
     in_process: ClassVar[bool] = False
+    # Workers are subinterpreters: only pure-Python kernels, NumPy cannot load there.
+    subinterpreters: ClassVar[bool] = False
+    runs_numpy: ClassVar[bool] = True
+    # Workers are processes, started by a start method (``start_method``).
+    starts_processes: ClassVar[bool] = False
     # ``map`` puts laid-out results in their places itself (``layout`` given): the kernel
     # returns them as they are.
     places_laid_out_results: ClassVar[bool] = False
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, start_method: str | None = None) -> None:
         if workers < 1:
             raise ValueError("workers must be greater than 0")
         self.workers = workers

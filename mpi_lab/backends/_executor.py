@@ -10,7 +10,7 @@ from itertools import islice
 from typing import Any
 
 from mpi_lab.backends._base import Backend, Done, Kernel, Layout, no_progress
-from mpi_lab.errors import ItemNotSent, KernelFailed
+from mpi_lab.core.errors import ItemNotSent, KernelFailed
 
 # Seconds a wait for the oldest result lasts before the others are looked at for a failure: no
 # item waits longer than this behind a failed one, and quick items are never looked at twice.
@@ -90,7 +90,7 @@ class ExecutorBackend(Backend):
         """A new executor with ``self.workers`` workers."""
 
     def start(self) -> None:
-        from mpi_lab.endings import held
+        from mpi_lab.endings.interrupts import held
 
         # A signal or the deadline waits until the executor is whole and known here, so that
         # ``abandon`` finds every worker.

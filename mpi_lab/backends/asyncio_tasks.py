@@ -13,12 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mpi_lab.backends._base import Backend, Done, Kernel, Layout, no_progress
-from mpi_lab.endings import Hold, held
+from mpi_lab.endings.interrupts import Hold, held
 
 
 class AsyncioBackend(Backend):
     name = "asyncio"
-    in_process = True
     summary = "tasks in a TaskGroup awaiting kernels on threads (threads under an event loop)"
 
     def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,

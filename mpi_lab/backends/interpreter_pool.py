@@ -12,7 +12,6 @@ from mpi_lab.backends._executor import ExecutorBackend
 class InterpreterPoolBackend(ExecutorBackend):
     name = "interpreter-pool"
     summary = "InterpreterPoolExecutor: subinterpreters with their own GIL (pure Python only)"
-    runs_numpy = False
 
     @classmethod
     def availability(cls) -> Availability:

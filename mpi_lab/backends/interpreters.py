@@ -17,9 +17,9 @@ from typing import Any
 
 from mpi_lab.backends import _subinterpreters
 from mpi_lab.backends._base import Availability, Backend, Done, Kernel, Layout, no_progress
-from mpi_lab.errors import ItemNotSent, KernelFailed, RunEnded
-from mpi_lab.failure import Failure
-from mpi_lab.guarded import one_line
+from mpi_lab.core.errors import ItemNotSent, KernelFailed, RunEnded
+from mpi_lab.core.failures import Failure
+from mpi_lab.core.kernel_calls import one_line
 
 _INLINE_CLOSE = 0.2  # seconds the loops get to end before their closing is left to a thread
 _WORKER_SCRIPT = (
@@ -31,7 +31,6 @@ _WORKER_SCRIPT = (
 class InterpretersBackend(Backend):
     name = "interpreters"
     summary = "low-level subinterpreters fed through cross-interpreter queues (pure Python only)"
-    runs_numpy = False
 
     @classmethod
     def availability(cls) -> Availability:

@@ -22,26 +22,13 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
-from mpi_lab import lifeline
-from mpi_lab.backends import START_METHODS
+from mpi_lab.backends import check_start_method, default_start_method
 from mpi_lab.backends._executor import ExecutorBackend
+from mpi_lab.core import env
+from mpi_lab.endings import lifeline
 
 READY_TIMEOUT = 60.0  # seconds for every worker to start (spawn imports NumPy in each)
 HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM}  # those ending a run
-
-
-def default_start_method() -> str:
-    """``forkserver`` where the platform has it (safe with threads and MPI), else ``spawn``."""
-    available = multiprocessing.get_all_start_methods()
-    return "forkserver" if "forkserver" in available else "spawn"
-
-
-def check_start_method(method: str) -> str:
-    if method not in START_METHODS:
-        raise ValueError(f"unknown start method {method!r}; choose from {', '.join(START_METHODS)}")
-    if method not in multiprocessing.get_all_start_methods():
-        raise ValueError(f"start method {method!r} is not available on this platform")
-    return method
 
 
 def _worker_start(owner: int, ready: Connection | None) -> None:
@@ -129,7 +116,7 @@ def _temporary_folder_in_session() -> None:
     """Under Open MPI, put multiprocessing's temporary folder (the forkserver's socket) in this
     rank's session folder, which the launcher removes when the job ends, even if this rank
     was killed and could not remove it."""
-    session = os.environ.get("OMPI_FILE_LOCATION", "")
+    session = env.read(env.OMPI_SESSION)
     if session and os.path.isdir(session):
         import tempfile
 

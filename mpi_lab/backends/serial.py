@@ -10,10 +10,9 @@ from mpi_lab.backends._base import Backend, Done, Kernel, Layout, no_progress
 
 class SerialBackend(Backend):
     name = "serial"
-    in_process = True
     summary = "plain loop in the main thread (the reference)"
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, start_method: str | None = None) -> None:
         super().__init__(1)  # one worker, whatever was asked: the loop is the main thread
 
     def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,

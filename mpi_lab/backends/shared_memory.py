@@ -29,7 +29,7 @@ from typing import Any
 from mpi_lab.backends._base import Done, Kernel, Layout, no_progress
 from mpi_lab.backends._executor import stream
 from mpi_lab.backends.process_pool import ProcessPoolBackend
-from mpi_lab.errors import ItemNotSent
+from mpi_lab.core.errors import ItemNotSent
 
 NAME_PREFIX = "mpi_lab_"
 
@@ -56,7 +56,7 @@ def _fill_slot(where: tuple[str, int], offset: int, layout: tuple[str, int], ker
     ``where`` is the block's ``/proc/PID/fd/N`` path and inode, or its name where there is no
     /proc (and no inode).
     """
-    from mpi_lab.guarded import fitted
+    from mpi_lab.core.kernel_calls import fitted
 
     encoded = fitted(kernel(item), layout, *item).cast("B")
     end = offset + encoded.nbytes
@@ -116,7 +116,7 @@ class SharedMemoryBackend(ProcessPoolBackend):
 
     def _map_window(self, kernel: Kernel, window: list[Any], done: Done,
                     layout: Layout) -> list[Any]:
-        from mpi_lab.results import places
+        from mpi_lab.core.results import places
 
         layouts = [layout(item) for item in window]
         slots, total = places(layouts)

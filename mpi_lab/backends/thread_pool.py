@@ -9,7 +9,6 @@ from mpi_lab.backends._executor import ExecutorBackend
 
 class ThreadPoolBackend(ExecutorBackend):
     name = "thread-pool"
-    in_process = True
     summary = "ThreadPoolExecutor (parallel for NumPy, GIL-bound for pure Python)"
 
     def make_executor(self) -> Executor:

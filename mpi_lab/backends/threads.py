@@ -14,7 +14,6 @@ _STOP = None  # one per worker, after the items
 
 class ThreadsBackend(Backend):
     name = "threads"
-    in_process = True
     summary = "threading.Thread workers fed by a queue.Queue (GIL-bound for pure Python)"
 
     def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,

@@ -8,7 +8,8 @@ import os
 import sys
 from typing import Any
 
-from mpi_lab.errors import ConfigError
+from mpi_lab.core import env
+from mpi_lab.core.errors import ConfigError
 
 # Our code calls MPI from the main thread ("funneled"), and, where the library allows it
 # ("multiple"), from threads beside it: each rank's watch for other ranks' failures, progress
@@ -27,10 +28,10 @@ def world(thread_level: str = "funneled", required: str | None = None) -> Any:
     if "mpi4py.MPI" not in sys.modules:
         import mpi4py
 
-        from mpi_lab.mpi import launch, pinning
+        from mpi_lab.cluster import detect, pinning
 
         pinning.pin()  # before MPI_Init: the library's threads inherit the cores
-        if not launch.launched():
+        if not detect.launched():
             _alone()
         mpi4py.rc.thread_level = thread_level
     try:
@@ -80,12 +81,12 @@ def _alone() -> None:
     import shutil
     import tempfile
 
-    from mpi_lab import endings
+    from mpi_lab.endings import interrupts
 
     os.environ.setdefault("OMPI_MCA_btl", "self")
     folder = tempfile.mkdtemp(prefix="mpi_lab-mpi-")
     os.environ["TMPDIR"] = folder
-    for register in (atexit.register, endings.on_leave):
+    for register in (atexit.register, interrupts.on_leave):
         register(shutil.rmtree, folder, ignore_errors=True)
 
 
@@ -105,7 +106,7 @@ def forget_launcher_files() -> None:
     for path in {line.split(maxsplit=5)[-1] for line in maps if "/sm_segment." in line}:
         with contextlib.suppress(OSError):
             os.unlink(path.removesuffix(" (deleted)"))
-    session = Path(os.environ.get("PMIX_SERVER_TMPDIR", ""))
+    session = Path(env.read(env.PMIX_SESSION))
     if session.name.startswith(("ompi.", "prte.")) and session.is_dir():
         shutil.rmtree(session, ignore_errors=True)
 

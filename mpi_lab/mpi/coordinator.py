@@ -14,59 +14,35 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import pickle
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
-from mpi_lab import endings, lifeline
 from mpi_lab.backends import Choice
-from mpi_lab.backoff import Backoff
-from mpi_lab.errors import ConfigError, LabError, RemoteTraceback, WorkerError
-from mpi_lab.failure import Failure
-from mpi_lab.jobs import Job
-from mpi_lab.mpi import ROOT, exits, failfast, launch, schedules, tally
+from mpi_lab.cluster import detect
+from mpi_lab.core import env
+from mpi_lab.core.backoff import Backoff
+from mpi_lab.core.errors import (
+    ConfigError,
+    LabError,
+    PeerFailed,
+    rank_failed,
+    record_of,
+)
+from mpi_lab.core.failures import Failure
+from mpi_lab.core.machine import local_cores
+from mpi_lab.core.protocol import ROOT
+from mpi_lab.core.results import Results, in_plan_order, pack, unpack
+from mpi_lab.core.results import results as typed_results
+from mpi_lab.endings import interrupts, lifeline
+from mpi_lab.local.jobs import Job
+from mpi_lab.local.runner import Share, run_share, typecode
+from mpi_lab.local.slots import PlanSlots, buffer, one_buffer
 from mpi_lab.mpi import comm as mpi_comm
+from mpi_lab.mpi import exits, failfast, schedules
 from mpi_lab.mpi.outcome import Outcome, abandoned, failed, succeeded, where
-from mpi_lab.placement import PlanSlots, buffer, one_buffer
-from mpi_lab.results import Results, in_plan_order, pack, unpack
-from mpi_lab.results import results as typed_results
-from mpi_lab.runner import Chunk, Share, local_cores, run_share, sendable, typecode
+from mpi_lab.progress import tally
 
 T = TypeVar("T")
-
-
-class RankFailed(LabError):
-    """A failure that every rank knows of and raises together (no abort needed): raised
-    as ``RankConfigError`` (exit 2) or ``RankWorkerError`` (exit 1), so that scripts catch
-    it as ``ConfigError`` or ``WorkerError``, as without MPI."""
-
-    agreed = True
-
-    def __init__(self, message: str, exit_code: int, remote_traceback: str = "",
-                 failure: Failure | None = None) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.remote_traceback = remote_traceback
-        self.failure = failure  # the record of what failed, where one came with it
-
-
-class RankConfigError(RankFailed, ConfigError):
-    """Bad input, found on rank 0 and shared: every rank exits 2."""
-
-
-class RankWorkerError(RankFailed, WorkerError):
-    """A failure of the work on some rank, shared: every rank exits with its code."""
-
-
-def rank_failed(message: str, exit_code: int, remote_traceback: str = "",
-                failure: Failure | None = None) -> RankFailed:
-    """The agreed failure to raise on every rank, chained to the worker's traceback if any
-    (as ``concurrent.futures`` chains ``_RemoteTraceback``)."""
-    cls = RankConfigError if exit_code == ConfigError.exit_code else RankWorkerError
-    error = cls(message, exit_code, remote_traceback, failure)
-    if remote_traceback:
-        error.__cause__ = RemoteTraceback(remote_traceback)
-    return error
 
 
 def idle_wait(comm: Any, check: Callable[[], None] | None = None) -> None:
@@ -102,11 +78,11 @@ def auto_workers(comm: Any) -> int:
 def share_of_node(local_ranks: int, environ: Mapping[str, str] | None = None) -> int:
     """This rank's share of the CPUs its node gives us (a container's or job's cpuset, else
     the machine's), when ``local_ranks`` ranks run there."""
-    from mpi_lab.mpi.pinning import node_cpus
+    from mpi_lab.cluster.pinning import node_cpus
 
     environ = os.environ if environ is None else environ
     count = min(len(node_cpus()) // local_ranks, local_cores())
-    per_task = environ.get("SLURM_CPUS_PER_TASK", "")
+    per_task = env.read(env.SLURM_CPUS_PER_TASK, environ)
     if per_task.isdigit():
         count = min(count, int(per_task))
     return max(1, count)
@@ -115,7 +91,7 @@ def share_of_node(local_ranks: int, environ: Mapping[str, str] | None = None) ->
 @functools.cache  # one watcher per process, however many runs it makes
 def _follow_launcher(rank: int) -> None:
     """End this rank if its launcher daemon dies (e.g. mpiexec gave up on a lost host)."""
-    parent = launch.launcher_parent()
+    parent = detect.launcher_parent()
     if parent is not None:
         # A dead launcher cannot remove the MPI library's files (shared memory, session): we do.
         lifeline.exit_with(parent, f"Error: {where(rank)}: the MPI launcher is gone; ending",
@@ -152,7 +128,7 @@ def join(schedule: str | None, start_method: str | None, deadline: float | None)
     """This rank's place in the MPI job's run: MPI started (with the thread level the run
     needs; progress, failing fast and the deadline's word on each rank want more, and the run
     goes on without them if they must), the launcher followed, a script's exit rules set."""
-    needed = "multiple" if schedule == "dynamic" else "funneled"
+    needed = schedules.get(schedule or schedules.DEFAULT).thread_level
     comm = mpi_comm.world("multiple", required=needed)
     exits.install(comm)
     if why := exits.broken():
@@ -202,7 +178,7 @@ class RankTeam:
             self.collector = tally.Collector(self.comm, hosts=settled.hosts)
         return settled.workers, settled.shown
 
-    def standing(self) -> endings.Standing | None:
+    def standing(self) -> interrupts.Standing | None:
         """How rank 0 says where every rank is, if it hears of them."""
         return self.collector.standing if self.collector is not None else None
 
@@ -215,17 +191,17 @@ class RankTeam:
         """``step()`` on rank 0 (its value there, None elsewhere); a ``LabError`` it raises
         is raised on every rank, together. ``idle``: the others sleep while rank 0 works."""
         value = None
-        verdict = None
+        verdict: Failure | None = None
         if self.rank == ROOT:
             try:
                 value = step()
             except LabError as exc:
-                verdict = (exc.exit_code, str(exc), getattr(exc, "remote_traceback", ""))
+                verdict = record_of(exc)
         if idle:
             idle_wait(self.comm)
         verdict = self.comm.bcast(verdict, root=ROOT)
         if verdict is not None:
-            raise rank_failed(verdict[1], verdict[0], verdict[2])
+            raise rank_failed(verdict.line(), verdict.exit_code, verdict.traceback, verdict)
         return value
 
     def broadcast(self, value: T | None) -> T:
@@ -242,7 +218,7 @@ class RankTeam:
         stops it."""
         with tally.reporting(self.comm, self.reports) as reporter, \
                 failfast.Watch(self.comm, self.multiple) as watch:
-            outcome, done = self._share(job, plan, schedule or "block", choice, workers,
+            outcome, done = self._share(job, plan, schedule or schedules.DEFAULT, choice, workers,
                                         start_method, slots, watch)
         if reporter is not None:
             outcome = outcome._replace(reports=reporter.sent)
@@ -257,39 +233,22 @@ class RankTeam:
                workers: int, start_method: str | None, slots: PlanSlots | None,
                watch: failfast.Watch) -> tuple[Outcome, Share | None]:
         travelling = self.rank != ROOT
-        dynamic = None
-        if schedule == "dynamic":
-            from mpi_lab.mpi.dynamic import Chunks
-
-            dynamic = Chunks(self.comm, plan)
-            chunks: Any = dynamic
-        else:
-            chunks = [self._static_share(plan, schedule)]
+        handout = schedules.get(schedule).hand_out(self, plan)
         try:
-            done = run_share(job, chunks, choice, workers, start_method=start_method,
+            done = run_share(job, handout, choice, workers, start_method=start_method,
                              rank=self.rank, travelling=travelling, plan_slots=slots,
                              window=watch.window, among_ranks=self.size > 1)
-            if dynamic is not None:
-                dynamic.stop(None)
+            handout.stop(None)
         except BaseException as exc:
             if isinstance(exc, LabError):
                 watch.tell_others()  # first: they stop now, while this rank tidies up
-            if dynamic is not None:
-                dynamic.stop(exc)
-            if isinstance(exc, failfast.PeerFailed):
+            handout.stop(exc)
+            if isinstance(exc, PeerFailed):
                 return abandoned(), None
             if isinstance(exc, LabError):
                 return failed(self.rank, exc)._replace(told=watch.told), None
             raise
         return succeeded(done, job.layout is not None), done
-
-    def _static_share(self, plan: Sequence[Any], schedule: str) -> Chunk:
-        """This rank's share, cut by rank 0: pickled there first, so that an item that cannot
-        be sent is named on every rank (exit 2) before any is sent."""
-        shares = self.decide(lambda: [
-            sendable(indices, schedules.take(plan, indices))
-            for indices in schedules.split(len(plan), self.size, schedule)])
-        return pickle.loads(self.comm.scatter(shares, root=ROOT))  # type: ignore[no-any-return]
 
     def exchange(self, outcome: Outcome) -> list[Outcome]:
         """Every rank's outcome, on every rank; the first failure (the lowest rank's), if any,
@@ -341,8 +300,8 @@ def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome],
                    slots: PlanSlots | None) -> Results:
     """Every rank's results, in plan order (on rank 0): its own, and the others' parts (put
     in their slots, where rank 0 wrote its own in place; loaded from their pickles)."""
-    from mpi_lab.errors import KernelFailed, failed_error
-    from mpi_lab.guarded import unpickled
+    from mpi_lab.core.errors import KernelFailed, failed_error
+    from mpi_lab.core.kernel_calls import unpickled
 
     layout = job.slot_layout(travelling=True)
     others = []

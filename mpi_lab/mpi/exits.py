@@ -1,7 +1,8 @@
-"""A script under ``mpiexec`` never leaves the job hanging, however one of its ranks ends.
+"""Under ``mpiexec`` no rank leaves the job hanging, however it ends: the all-ranks exit rules.
 
-The command line (``python -m mpi_lab``) makes exactly one run and keeps its own exit rules
-(``mpi.guard``, which says it is in charge). A script that calls ``mpi_lab.run`` has more ways
+The command line (``python -m mpi_lab``) makes exactly one run: like ``python -m mpi4py``, an
+unhandled exception, Ctrl-C or a non-zero exit that the other ranks did not agree on calls
+``MPI_Abort``, which ends every rank of the job (``guarded``, ``finish``). A script that calls ``mpi_lab.run`` has more ways
 to go wrong between runs, and from its first run under MPI these rules hold for it, as
 ``python -m mpi4py`` gives them:
 
@@ -20,14 +21,15 @@ import atexit
 import sys
 import time
 from array import array
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar
 
-from mpi_lab.backoff import Backoff
-from mpi_lab.errors import LabError, RunEnded
-from mpi_lab.mpi import ROOT, guard
-
-TAG = 75  # failure notices use 74, progress 73, the dynamic schedule 71 and 72
+from mpi_lab.core.backoff import Backoff
+from mpi_lab.core.errors import LabError, RunEnded
+from mpi_lab.core.protocol import ROOT, TAG_LEAVING
+from mpi_lab.endings import interrupts
+from mpi_lab.mpi import comm as mpi_comm
 
 
 class _State:
@@ -40,7 +42,7 @@ class _State:
 
 def install(comm: Any) -> None:
     """From the first run of a script under MPI on: its exit rules (once per process)."""
-    if guard.in_charge() or _State.installed:
+    if interrupts.cli_in_charge() or _State.installed:
         return
     _State.installed = True
     original = sys.excepthook
@@ -54,8 +56,6 @@ def install(comm: Any) -> None:
 
 def _uncaught(comm: Any, original: Any, kind: type[BaseException], value: BaseException,
               tb: TracebackType | None) -> None:
-    from mpi_lab.mpi import comm as mpi_comm
-
     rank = comm.Get_rank()
     if not mpi_comm.active() or isinstance(value, RunEnded):
         # A run's end: every rank ends so (the launcher's signal reaches them all; each has
@@ -91,11 +91,11 @@ def check(comm: Any) -> None:
     hears of any, the others of rank 0)."""
     from mpi4py import MPI
 
-    if guard.in_charge():
+    if interrupts.cli_in_charge():
         return
     status = MPI.Status()
     source = MPI.ANY_SOURCE if comm.Get_rank() == ROOT else ROOT
-    if comm.Iprobe(source=source, tag=TAG, status=status):
+    if comm.Iprobe(source=source, tag=TAG_LEAVING, status=status):
         left = status.Get_source()
         runs = _receive(comm, left)
         rank = comm.Get_rank()
@@ -110,7 +110,7 @@ def _receive(comm: Any, source: int) -> int:
     from mpi4py import MPI
 
     word = array("q", [0])
-    comm.Recv([word, MPI.INT64_T], source=source, tag=TAG)
+    comm.Recv([word, MPI.INT64_T], source=source, tag=TAG_LEAVING)
     _State.heard.add(source)
     return word[0]
 
@@ -119,8 +119,6 @@ def _leave(comm: Any) -> None:
     """At exit: tell rank 0 (rank 0: every rank) that this rank is leaving after its runs,
     then wait for the word of those it must hear from. Messages only: a collective here
     could match a run's on a rank that is still making runs."""
-    from mpi_lab.mpi import comm as mpi_comm
-
     if _State.aborting or not mpi_comm.active():
         return
     from mpi4py import MPI
@@ -128,14 +126,35 @@ def _leave(comm: Any) -> None:
     rank, size = comm.Get_rank(), comm.Get_size()
     word = array("q", [_State.runs])
     others = range(1, size) if rank == ROOT else (ROOT,)
-    sends = [comm.Isend([word, MPI.INT64_T], dest=other, tag=TAG) for other in others]
+    sends = [comm.Isend([word, MPI.INT64_T], dest=other, tag=TAG_LEAVING) for other in others]
     backoff = Backoff()
     for other in others:
         while other not in _State.heard:
-            if comm.Iprobe(source=other, tag=TAG):
+            if comm.Iprobe(source=other, tag=TAG_LEAVING):
                 _receive(comm, other)
             else:
                 backoff.sleep()
     started = time.monotonic()
     while not MPI.Request.Testall(sends) and time.monotonic() - started < 5:
         backoff.sleep()
+
+
+def finish(code: int, agreed: bool) -> int:
+    """Return ``code``; abort the job instead if it is a failure only this rank knows of."""
+    if code and not agreed and mpi_comm.active():
+        mpi_comm.abort(code)
+    return code
+
+
+def guarded(main: Callable[[], int]) -> int:
+    """Run ``main``; any exception escaping it under MPI ends the whole job."""
+    interrupts.cli_takes_charge()
+    try:
+        return main()
+    except BaseException as exc:
+        if mpi_comm.active() and not (isinstance(exc, SystemExit) and not exc.code):
+            import traceback  # here: every rank's start-up would pay for it (textwrap too)
+
+            traceback.print_exc()
+            mpi_comm.abort(1)
+        raise

@@ -23,20 +23,12 @@ from collections.abc import Iterable, Iterator
 from types import FrameType, TracebackType
 from typing import Any
 
-from mpi_lab import endings
+from mpi_lab.core.errors import PeerFailed
+from mpi_lab.core.protocol import TAG_FAILED
+from mpi_lab.endings import interrupts
 
-TAG = 74  # the dynamic schedule's requests use 71 and 72, progress reports 73
 POLL = 0.1  # seconds between the watcher's looks (each takes the GIL for a moment)
 SIGNAL = signal.SIGUSR1  # the watcher's nudge to the main thread, only while it maps
-
-
-class PeerFailed(BaseException):
-    """Another rank's share failed (``rank``): this rank's is abandoned. A ``BaseException``,
-    so that no kernel's ``except Exception`` swallows it."""
-
-    def __init__(self, rank: int) -> None:
-        super().__init__(f"rank {rank} failed")
-        self.rank = rank
 
 
 class Watch:
@@ -57,7 +49,7 @@ class Watch:
         self._previous: Any = None
 
     def __enter__(self) -> Watch:
-        if self.active and endings.in_main_thread():
+        if self.active and interrupts.in_main_thread():
             self._previous = signal.signal(SIGNAL, self._on_signal)
             self._thread = threading.Thread(target=self._watch, name="mpi_lab-failfast",
                                             daemon=True)
@@ -79,7 +71,7 @@ class Watch:
 
         status = MPI.Status()
         while not self._stop.wait(POLL):
-            if self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG, status=status):
+            if self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG_FAILED, status=status):
                 source = status.Get_source()
                 self._receive(source)
                 with self._lock:
@@ -91,14 +83,14 @@ class Watch:
     def _receive(self, source: int) -> None:
         from mpi4py import MPI
 
-        self.comm.Recv([array("i", [0]), MPI.INT], source=source, tag=TAG)
+        self.comm.Recv([array("i", [0]), MPI.INT], source=source, tag=TAG_FAILED)
         self.heard.add(source)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         failed = self._failed
         if failed is not None:
             if self._open:
-                endings.stop(PeerFailed(failed))
+                interrupts.stop(PeerFailed(failed))
         elif callable(self._previous):  # not ours: whoever handled it before
             self._previous(signum, frame)
 
@@ -126,7 +118,7 @@ class Watch:
         for other in range(self.comm.Get_size()):
             if other != rank:
                 notice = array("i", [rank])
-                self._sends.append((self.comm.Isend([notice, MPI.INT], dest=other, tag=TAG),
+                self._sends.append((self.comm.Isend([notice, MPI.INT], dest=other, tag=TAG_FAILED),
                                     notice))
         self.told = True
 

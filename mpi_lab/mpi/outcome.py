@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-from mpi_lab.errors import LabError
-from mpi_lab.failure import Failure
-from mpi_lab.report import RankReport
+from mpi_lab.core.errors import LabError, record_of
+from mpi_lab.core.failures import Failure
+from mpi_lab.local.report import RankReport
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from mpi_lab.runner import Share
+    from mpi_lab.local.runner import Share
 
 
 class Outcome(NamedTuple):
@@ -37,12 +37,7 @@ def where(rank: int) -> str:
 def failed(rank: int, error: LabError) -> Outcome:
     """A failed share: its failure record, said to be this rank's."""
     host = os.uname().nodename
-    record = getattr(error, "failure", None)
-    if record is None:
-        record = Failure(str(error), (type(error).__name__,),
-                         traceback=getattr(error, "remote_traceback", ""),
-                         exit_code=error.exit_code)
-    return Outcome(None, record.at(rank, host), host=host)
+    return Outcome(None, record_of(error).at(rank, host), host=host)
 
 
 def abandoned() -> Outcome:

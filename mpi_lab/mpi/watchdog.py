@@ -1,6 +1,6 @@
 """``--deadline``'s backstop: a run still not over some seconds after its deadline ends hard.
 
-At the deadline the run unwinds by itself (``mpi_lab.endings``); that needs the main thread to
+At the deadline the run unwinds by itself (``mpi_lab.endings.interrupts``); that needs the main thread to
 run Python again. A rank blocked in MPI (a peer behind a cut link neither answers nor dies, and
 TCP can take many minutes to give up) never does, so a timer thread ends it, and its job, a
 few seconds later, without relying on the network.
@@ -16,10 +16,10 @@ import threading
 import time
 from collections.abc import Iterator
 
-from mpi_lab import liveline
-from mpi_lab.errors import DEADLINE_EXIT
+from mpi_lab.cluster.detect import env_rank, launcher_parent
+from mpi_lab.core.errors import DEADLINE_EXIT
 from mpi_lab.mpi import comm
-from mpi_lab.mpi.launch import env_rank, launcher_parent
+from mpi_lab.progress import live_line
 
 _FORWARD = 0.5  # seconds for the launcher to forward the message
 _GRACE = 5.0  # seconds MPI_Abort gets before the process ends itself
@@ -56,7 +56,7 @@ def _expire(seconds: float) -> None:
         why = "stuck in a call that does not return: a hung or unreachable rank?"
     else:
         where, why = "", "a kernel that does not return?"
-    liveline.abandon()
+    live_line.abandon()
     sys.stderr.write(
         f"Error: {where}the run was still not over {LATE:g} s after its deadline of"
         f" {seconds:g} s ({why}); ending it\n"

@@ -8,6 +8,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mpi_lab.core.machine import available_memory, gigabytes
 from mpi_lab.workloads import complex_arith
 
 if TYPE_CHECKING:
@@ -251,12 +252,9 @@ def plan(height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH, maxiter: int 
 
 def _check_memory(height: int, width: int, typecode: str) -> None:
     """Fail (ValueError: a bad input) if rank 0 cannot hold the answer and a result each."""
-    from mpi_lab.memory import available_memory
-
     needed = height * width * (4 + array(typecode).itemsize)
     available = available_memory()
     if available is not None and needed > available:
-        from mpi_lab.output import gigabytes
 
         raise ValueError(
             f"{height}x{width} needs {gigabytes(needed)} of memory on rank 0 (the int32 pixels,"

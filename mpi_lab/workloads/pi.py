@@ -7,7 +7,7 @@ from collections import namedtuple
 from functools import partial
 from itertools import repeat
 
-from mpi_lab.lazyplan import LazyPlan
+from mpi_lab.core.lazyplan import LazyPlan
 
 KERNEL_NAMES = ("python", "numpy")
 DEFAULT_TRIALS = 10_000_000

@@ -4,9 +4,9 @@ venv=${VENV:-$root/.venv}
 
 # Export what Open MPI needs here beyond the environment's own parameter files: root's two
 # variables, and the machine's settings where setup could not write them (a system MPI).
-# The rules live in mpi_lab/mpi/launcher.py and mpi_lab/mpi/mca.py.
+# The rules live in mpi_lab/cluster/launcher.py and mpi_lab/cluster/mca.py.
 mpi_env() {
-  eval "$("$venv/bin/python" -m mpi_lab.mpi.launcher env)"
+  eval "$("$venv/bin/python" -m mpi_lab.cluster.launcher env)"
 }
 
 # Print a command, then run it.

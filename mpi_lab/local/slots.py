@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from mpi_lab.results import Results, places, results
+from mpi_lab.core.results import Results, places, results
 
 Slot = Callable[[Any], tuple[str, int]]  # item -> (typecode, count)
 

@@ -14,6 +14,8 @@ import ast
 import sys
 from types import FrameType
 
+from mpi_lab import backends
+
 
 def _main_frame() -> FrameType | None:
     """The frame of ``__main__``'s top-level code, if it is on the stack (a script running)."""
@@ -60,11 +62,8 @@ def unguarded_call(start_method: str | None) -> tuple[str, int] | None:
     main = sys.modules.get("__main__")
     if frame is None or main is None or not _reimported(main):
         return None
-    if start_method is None:
-        from mpi_lab.backends.process_pool import default_start_method
-
-        if default_start_method() == "fork":
-            return None
+    if start_method is None and backends.default_start_method() == "fork":
+        return None
     path = frame.f_code.co_filename
     try:
         with open(path, encoding="utf-8") as source:

@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 from typing import Any, ClassVar
 
-from mpi_lab import progress
-from mpi_lab.errors import ConfigError, DeadlinePassed, Interrupted, RunEnded
+from mpi_lab.core.errors import ConfigError, DeadlinePassed, Interrupted, RunEnded
+from mpi_lab.core.protocol import ROOT
+from mpi_lab.progress import meter
 
 SIGNALS = {signal.SIGINT: "Interrupted", signal.SIGTERM: "Terminated", signal.SIGHUP: "Hung up"}
 RANKS_AFTER_ROOT = 0.5  # seconds: other ranks' deadline passes after rank 0's
@@ -36,9 +37,9 @@ Standing = Callable[[], str]
 
 
 def _meter_standing() -> str:
-    meter = progress.current()
-    joint = ": " if meter.owner else " "
-    return joint + meter.summary()
+    now = meter.current()
+    joint = ": " if now.owner else " "
+    return joint + now.summary()
 
 
 class _Now:
@@ -65,7 +66,7 @@ def _where() -> str:
 
 def interrupted(signum: int) -> Interrupted:
     name = signal.Signals(signum).name
-    started = progress.current().started
+    started = meter.current().started
     return Interrupted(signum, f"{SIGNALS.get(signum, 'Stopped')} ({name}) after"
                                f" {time.monotonic() - started:.1f} s{_where()}")
 
@@ -189,13 +190,24 @@ def run_ends(seconds: float | None, rank: int = 0) -> Iterator[None]:
             # First the run unwinds by itself; should it be stuck in a call that never
             # returns to Python (a collective with a lost rank), the backstop ends it.
             guards.enter_context(backstop(seconds))
-            late = 0.0 if rank == 0 else RANKS_AFTER_ROOT
+            late = 0.0 if rank == ROOT else RANKS_AFTER_ROOT
             guards.enter_context(deadline(seconds + late, shown=seconds))
         yield
 
 
 class _Uncaught:
     hooked = False
+    cli = False  # the command line runs this process: its rules end it, not a script's
+
+
+def cli_takes_charge() -> None:
+    """Say the command line (``python -m mpi_lab``) runs this process and ends it by its rules."""
+    _Uncaught.cli = True
+
+
+def cli_in_charge() -> bool:
+    """The command line runs this process (its exit rules hold, not a script's)."""
+    return _Uncaught.cli
 
 
 def end_scripts_alike() -> None:
@@ -203,18 +215,16 @@ def end_scripts_alike() -> None:
     ends the command line (the line, the exit code: 130, 143, 124; nothing left behind),
     where Python would print a traceback and exit 1. Any other exception is Python's to
     report, as before. (The command line catches its own: it needs none of this.)"""
-    from mpi_lab.mpi import guard
-
-    if _Uncaught.hooked or guard.in_charge():
+    if _Uncaught.hooked or _Uncaught.cli:
         return
     _Uncaught.hooked = True
     original = sys.excepthook
 
     def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
         if isinstance(value, RunEnded):
-            from mpi_lab.mpi.launch import env_rank
+            from mpi_lab.cluster.detect import env_rank
 
-            if env_rank() == 0:  # under MPI each rank ends so: rank 0 says how
+            if env_rank() == ROOT:  # under MPI each rank ends so: rank 0 says how
                 sys.stderr.write(value.line + "\n")
             leave_now(value.exit_code)
         original(kind, value, tb)

@@ -18,14 +18,9 @@ from collections.abc import Callable, Mapping
 from itertools import groupby
 from pathlib import Path
 
-from mpi_lab.mpi.launch import in_allocation
+from mpi_lab.cluster.detect import in_allocation
+from mpi_lab.core import env
 
-PIN_ENV = "MPI_LAB_PIN"
-# (local rank, ranks on this node) as Open MPI and MPICH's Hydra tell each rank.
-LOCAL_VARS = (
-    ("OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"),
-    ("MPI_LOCALRANKID", "MPI_LOCALNRANKS"),
-)
 SYS_CPU = Path("/sys/devices/system/cpu")
 
 
@@ -104,8 +99,8 @@ def share(cpus: list[int], local_rank: int, local_size: int,
 
 def local_position(environ: Mapping[str, str]) -> tuple[int, int] | None:
     """(local rank, ranks on this node) from the launcher's variables, if it set them."""
-    for rank_var, size_var in LOCAL_VARS:
-        rank, size = environ.get(rank_var, ""), environ.get(size_var, "")
+    for rank_var, size_var in env.LOCAL_RANK:
+        rank, size = env.read(rank_var, environ), env.read(size_var, environ)
         if rank.isdigit() and size.isdigit():
             return int(rank), int(size)
     return None
@@ -114,7 +109,7 @@ def local_position(environ: Mapping[str, str]) -> tuple[int, int] | None:
 def pin(environ: Mapping[str, str] | None = None) -> list[int] | None:
     """Pin this process to its share of the node's cores if it is unbound; the CPUs, or None."""
     environ = os.environ if environ is None else environ
-    if environ.get(PIN_ENV, "").strip().lower() in ("0", "no", "false"):
+    if env.switch(env.PIN, environ) is False:
         return None
     position = local_position(environ)
     if (position is None or not hasattr(os, "sched_setaffinity")

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
-from mpi_lab.progress import Status
+from mpi_lab.progress.meter import Status
 
 Source = Callable[[], Status]
 

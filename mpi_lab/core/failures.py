@@ -2,7 +2,7 @@
 rank to every other rank.
 
 Plain fields only, so that it pickles across processes, subinterpreters and ranks whatever the
-original exception was; the exceptions that carry it are in ``mpi_lab.errors``.
+original exception was; the exceptions that carry it are in ``mpi_lab.core.errors``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from mpi_lab.report import Report
+from mpi_lab.local.report import Report
 
 
 def report_lines(report: Report) -> list[str]:
@@ -71,6 +71,6 @@ def settings_lines(settings: dict[str, Any]) -> list[str]:
         lines.append(f"  {source}:")
         lines.extend(entries)
     if settings["files"] and not settings["set"]:
-        lines.append("  none set: scripts/setup (or python -m mpi_lab.mpi.mca write) writes this"
+        lines.append("  none set: scripts/setup (or python -m mpi_lab.cluster.mca write) writes this"
                      " machine's")
     return lines

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import sys
 
-from mpi_lab.errors import KernelFailed
-from mpi_lab.failure import Failure, failure_of, import_name
+from mpi_lab.core.errors import KernelFailed
+from mpi_lab.core.failures import Failure, failure_of, import_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing in every worker
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def unpicklable_part(value: Any, depth: int = 0) -> str:
 def fitted(result: Any, layout: tuple[str, int], index: int, item: Any) -> memoryview:
     """``result`` typed as ``layout`` says, or ``KernelFailed`` naming the item if it does
     not fit (checked in the worker where results go into shared memory, else on return)."""
-    from mpi_lab.results import typed
+    from mpi_lab.core.results import typed
 
     try:
         return typed(result, layout)

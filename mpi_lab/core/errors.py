@@ -9,7 +9,12 @@
 ``DeadlinePassed``) derive from ``BaseException``, like ``KeyboardInterrupt``: a kernel's
 ``except Exception`` does not swallow them; an interrupt by SIGINT *is* a ``KeyboardInterrupt``.
 
-A worker's or a rank's failure travels as a ``failure.Failure`` record: plain fields, so that it
+Under MPI, a failure every rank knows of is raised on every rank together as ``RankFailed``
+(``RankConfigError`` or ``RankWorkerError``); ``PeerFailed`` stops a rank whose peer failed.
+Two more never leave the lab: ``KernelFailed`` and ``ItemNotSent`` (a pool's, turned into a
+``WorkerError`` naming the item), ``NotInSubinterpreter`` (turned into a fallback or an error).
+
+A worker's or a rank's failure travels as a ``failures.Failure`` record: plain fields, so that it
 pickles across processes, subinterpreters and ranks whatever the original exception was.
 """
 
@@ -17,9 +22,10 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing in every worker
 if TYPE_CHECKING:
-    from mpi_lab.failure import Failure
+    from mpi_lab.core.failures import Failure
 
 DEADLINE_EXIT = 124  # as `timeout` uses
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 class LabError(Exception):
@@ -127,3 +133,71 @@ class DeadlinePassed(RunEnded):
     def __init__(self, seconds: float, line: str) -> None:
         super().__init__(line)
         self.seconds = seconds
+
+
+def record_of(error: LabError) -> Failure:
+    """The failure record ``error`` carries, or one made of it (a bad input found on rank 0)."""
+    from mpi_lab.core.failures import Failure
+
+    record = getattr(error, "failure", None)
+    if record is None:
+        record = Failure(str(error), tuple(cls.__name__ for cls in type(error).__mro__[:-1]),
+                         traceback=getattr(error, "remote_traceback", ""),
+                         exit_code=error.exit_code)
+    return record  # type: ignore[no-any-return]
+
+
+class RankFailed(LabError):
+    """A failure that every rank knows of and raises together (no abort needed): raised
+    as ``RankConfigError`` (exit 2) or ``RankWorkerError`` (exit 1), so that scripts catch
+    it as ``ConfigError`` or ``WorkerError``, as without MPI."""
+
+    agreed = True
+
+    def __init__(self, message: str, exit_code: int, remote_traceback: str = "",
+                 failure: Failure | None = None) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.remote_traceback = remote_traceback
+        self.failure = failure  # the record of what failed, where one came with it
+
+
+class RankConfigError(RankFailed, ConfigError):
+    """Bad input, found on rank 0 and shared: every rank exits 2."""
+
+
+class RankWorkerError(RankFailed, WorkerError):
+    """A failure of the work on some rank, shared: every rank exits with its code."""
+
+
+def rank_failed(message: str, exit_code: int, remote_traceback: str = "",
+                failure: Failure | None = None) -> RankFailed:
+    """The agreed failure to raise on every rank, chained to the worker's traceback if any
+    (as ``concurrent.futures`` chains ``_RemoteTraceback``)."""
+    cls = RankConfigError if exit_code == ConfigError.exit_code else RankWorkerError
+    error = cls(message, exit_code, remote_traceback, failure)
+    if remote_traceback:
+        error.__cause__ = RemoteTraceback(remote_traceback)
+    return error
+
+
+
+
+
+class NotInSubinterpreter(Exception):
+    """The kernel (or an item) cannot load in a subinterpreter: ``why``, in a line, and the
+    module that could not be imported, if one is named."""
+
+    def __init__(self, why: str, module: str = "") -> None:
+        super().__init__(why)
+        self.why = why
+        self.module = module
+
+
+class PeerFailed(BaseException):
+    """Another rank's share failed (``rank``): this rank's is abandoned. A ``BaseException``,
+    so that no kernel's ``except Exception`` swallows it."""
+
+    def __init__(self, rank: int) -> None:
+        super().__init__(f"rank {rank} failed")
+        self.rank = rank

@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mpi_lab import progress
-from mpi_lab.progress import Status
+from mpi_lab.core.protocol import ROOT, TAG_PROGRESS
+from mpi_lab.progress import meter
+from mpi_lab.progress.meter import Status
 
-TAG = 73  # the dynamic schedule's requests use 71 and 72
 EVERY = 0.5  # seconds between a rank's reports: the line under mpiexec comes each second
 RANKS_PER_EVERY = 100  # more ranks than this: each reports less often, rank 0 is not flooded
 
@@ -40,7 +40,7 @@ def report_gap(ranks: int) -> float:
 class Reporter:
     """A rank's reporter thread: its meter to rank 0 when it changed."""
 
-    def __init__(self, comm: Any, meter: progress.Meter) -> None:
+    def __init__(self, comm: Any, meter: meter.Meter) -> None:
         self.comm = comm
         self.meter = meter
         self.sent = 0
@@ -66,7 +66,7 @@ class Reporter:
             return
         self._last = done
         message = _message(done, finished, current)
-        self._pending.append((self.comm.Isend([message, MPI.INT64_T], dest=0, tag=TAG),
+        self._pending.append((self.comm.Isend([message, MPI.INT64_T], dest=ROOT, tag=TAG_PROGRESS),
                               message))
         self.sent += 1
         self._pending = [(request, buf) for request, buf in self._pending
@@ -122,7 +122,7 @@ class Collector:
             return self.status()
         try:
             status = MPI.Status()
-            while self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG, status=status):
+            while self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG_PROGRESS, status=status):
                 self._receive(status.Get_source())
         finally:
             self._lock.release()
@@ -131,7 +131,7 @@ class Collector:
     def _receive(self, source: int) -> None:
         from mpi4py import MPI
 
-        self.comm.Recv([self._buffer, MPI.INT64_T], source=source, tag=TAG)
+        self.comm.Recv([self._buffer, MPI.INT64_T], source=source, tag=TAG_PROGRESS)
         self.received[source] += 1
         self.done[source] = self._buffer[0]
         self.finished[source] = bool(self._buffer[1])
@@ -146,7 +146,7 @@ class Collector:
                     self._receive(source)
 
     def status(self) -> Status:
-        own = progress.current()
+        own = meter.current()
         done = own.done + sum(self.done[1:])
         working = sum(not finished for finished in self.finished)
         return Status(done, self.total, working, len(self.done))
@@ -155,7 +155,7 @@ class Collector:
         """Each rank still working and the item it is on, as last heard (for the line that
         says how a run ended): ``": rank 1 on host a was on item 57 (12 done), ..."``."""
         self.poll(wait=False)
-        self.done[0], self.current[0] = progress.current().snapshot()
+        self.done[0], self.current[0] = meter.current().snapshot()
         working = []
         for rank, finished in enumerate(self.finished):
             if finished:
@@ -173,10 +173,10 @@ def reporting(comm: Any, on: bool) -> Iterator[Reporter | None]:
     """On ranks other than 0 (if ``on``): a reporter for the block, which sends its last
     report as the block ends (``sent`` then counts them all). A block that raises (the run is
     ending) leaves it without a last report."""
-    if not on or comm.Get_rank() == 0:
+    if not on or comm.Get_rank() == ROOT:
         yield None
         return
-    reporter = Reporter(comm, progress.current()).start()
+    reporter = Reporter(comm, meter.current()).start()
     try:
         yield reporter
     except BaseException:

@@ -10,7 +10,7 @@ from typing import Any
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mpi_lab.backends import Choice
-    from mpi_lab.jobs import Job
+    from mpi_lab.local.jobs import Job
 
 # Keys of the lab's own; a workload's parameters and answer fields never replace them.
 LAB_KEYS = ("workload", "params", "answer", "backend", "workers", "ranks", "schedule",

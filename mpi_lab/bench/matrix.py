@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mpi_lab import backends
+from mpi_lab.core import env as lab_env
 
 # The built-in workloads as the matrix runs them (the seed's sizes), and the quick matrix's.
 PLANS: dict[str, dict[str, Any]] = {
@@ -98,7 +99,7 @@ def why_unfit(settings: Settings, workload: str) -> Callable[[str], str]:
     other processes and interpreters)."""
     import pickle
 
-    from mpi_lab.jobs import Job
+    from mpi_lab.local.jobs import Job
 
     job = Job.of(workload, settings.workload_params(workload))
     numpy = job.uses_numpy()
@@ -149,10 +150,10 @@ def command(settings: Settings, point: Point) -> tuple[list[str], dict[str, str]
     args = [*settings.workload_args(point.workload), "--backend", point.backend,
             "--workers", str(point.workers), "--json"]
     env = {**os.environ}
-    env.pop("MPI_LAB_FAULT", None)
+    env.pop(lab_env.FAULT, None)
     if point.ranks == 1:
         return [sys.executable, "-m", "mpi_lab", *args, "--no-mpi"], env
-    from mpi_lab.mpi import launcher
+    from mpi_lab.cluster import launcher
 
     env.update(launcher.launcher_env())
     return launcher.command(point.ranks, args), env
@@ -289,7 +290,7 @@ def table(report: dict[str, Any]) -> list[str]:
 
 def write(report: dict[str, Any], out: Path) -> list[Path]:
     """results.json, results.csv, results.md and speedup.png in ``out``, each atomically."""
-    from mpi_lab.output import atomic_path
+    from mpi_lab.present.files import atomic_path
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -304,9 +305,9 @@ def write(report: dict[str, Any], out: Path) -> list[Path]:
     with atomic_path(out / "results.md") as temp:
         temp.write_text("\n".join(table(report)) + "\n")
     written.append(out / "results.md")
-    from mpi_lab import render
+    from mpi_lab.present import images
 
     with atomic_path(out / "speedup.png") as temp:
-        render.save_speedup(report, temp)
+        images.save_speedup(report, temp)
     written.append(out / "speedup.png")
     return written

@@ -14,13 +14,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mpi_lab.backoff import Backoff
-from mpi_lab.errors import ConfigError, RunEnded
-from mpi_lab.mpi import ROOT, schedules
-from mpi_lab.runner import Chunk, sendable
-
-TAG_ASK = 71
-TAG_GIVE = 72
+from mpi_lab.core.backoff import Backoff
+from mpi_lab.core.errors import ConfigError, RunEnded
+from mpi_lab.core.protocol import ROOT, TAG_ASK, TAG_GIVE
+from mpi_lab.local.runner import Chunk, sendable
+from mpi_lab.mpi import schedules
+from mpi_lab.mpi.schedules.base import Handout, Schedule, Team
 
 
 class _Dispenser:
@@ -128,3 +127,11 @@ class Chunks:
             self._server.join()
         if self._dispenser is not None and self._dispenser.unsent is not None and exc is None:
             raise self._dispenser.unsent  # rank 0's failure: every rank hears of it
+
+
+class Dynamic(Schedule):
+    name = "dynamic"
+    thread_level = "multiple"  # rank 0 serves requests from a thread beside its computing
+
+    def hand_out(self, team: Team, plan: Sequence[Any]) -> Handout:
+        return Chunks(team.comm, plan)

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-ENV = "MPI_LAB_FAULT"
+from mpi_lab.core import env
+
+ENV = env.FAULT
 MODES = ("raise", "exit", "hang")
 
 
@@ -47,7 +49,7 @@ def parse(spec: str) -> tuple[str, int | None]:
 
 def inject(kernel: Callable[[Any], Any], rank: int = 0) -> Callable[[Any], Any]:
     """``kernel``, or a faulty stand-in if ``MPI_LAB_FAULT`` asks for one on this rank."""
-    spec = os.environ.get(ENV, "")
+    spec = env.read(ENV)
     if not spec:
         return kernel
     mode, where = parse(spec)

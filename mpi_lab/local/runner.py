@@ -10,18 +10,23 @@ or, where ``auto`` chose the subinterpreters, run by the model ``auto`` picks wi
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
-from mpi_lab import backends, faults, mainguard
-from mpi_lab import progress as lab_progress
+from mpi_lab import backends
 from mpi_lab.backends._base import Backend  # every run needs it: loaded before the clock
-from mpi_lab.errors import ConfigError, ItemNotSent, KernelFailed, failed_error
-from mpi_lab.failure import Failure
-from mpi_lab.guarded import (
+from mpi_lab.core import faults
+from mpi_lab.core.errors import (
+    ConfigError,
+    ItemNotSent,
+    KernelFailed,
+    NotInSubinterpreter,
+    failed_error,
+)
+from mpi_lab.core.failures import Failure
+from mpi_lab.core.kernel_calls import (
     Guarded,
     fitted,
     import_paths,
@@ -31,22 +36,16 @@ from mpi_lab.guarded import (
     unpicklable_part,
     unpickled,
 )
-from mpi_lab.jobs import Job
-from mpi_lab.placement import PlanSlots, back_to_back
-from mpi_lab.report import RankReport
-from mpi_lab.results import Results
-from mpi_lab.results import results as typed_results
+from mpi_lab.core.results import Results
+from mpi_lab.core.results import results as typed_results
+from mpi_lab.local import mainguard
+from mpi_lab.local.jobs import Job
+from mpi_lab.local.report import RankReport
+from mpi_lab.local.slots import PlanSlots, back_to_back
+from mpi_lab.progress import meter as lab_progress
 
 Chunk = tuple[range, Sequence[Any]]  # plan indices, and the items at them
 Window = Callable[[], AbstractContextManager[Any]]  # around each map: where a peer's failure may stop it
-
-
-def local_cores() -> int:
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class Numbered(Sequence[tuple[int, Any]]):
@@ -69,16 +68,6 @@ class Numbered(Sequence[tuple[int, Any]]):
         return zip(self.indices, self.items, strict=True)
 
 
-class NotInSubinterpreter(Exception):
-    """The kernel (or an item) cannot load in a subinterpreter: ``why``, in a line, and the
-    module that could not be imported, if one is named."""
-
-    def __init__(self, why: str, module: str = "") -> None:
-        super().__init__(why)
-        self.why = why
-        self.module = module
-
-
 def resolve(job: Job, backend: str, workers: int, start_method: str | None) -> backends.Choice:
     """The backend for ``job``: what its kernels need (NumPy, or living in ``__main__``), and
     whether worker processes would run the user's script again (no main guard)."""
@@ -89,7 +78,7 @@ def resolve(job: Job, backend: str, workers: int, start_method: str | None) -> b
                               workload=job.name)
     if in_main:  # only then: loading the backend's class costs time in the clock
         job.check_reachable(choice.name, backends.backend_class(choice.name).in_process)
-    if unguarded is not None and choice.name in backends.PROCESS_BACKENDS:
+    if unguarded is not None and backends.flags(choice.name).starts_processes:
         raise ConfigError(mainguard.advice(unguarded, choice.name))
     return choice
 
@@ -190,7 +179,7 @@ def _probe(pool: Backend, kernel: Guarded, task: tuple[int, Any]) -> None:
     (a pool would wait for ever on a task its worker cannot unpickle)."""
     import pickle
 
-    from mpi_lab.guarded import probe
+    from mpi_lab.core.kernel_calls import probe
 
     ((why, module),) = pool.map(probe, [pickle.dumps((kernel, task))])
     if why:
