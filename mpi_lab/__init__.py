@@ -13,6 +13,44 @@ For scripts and notebooks::
 object with ``plan``, ``kernel`` and ``combine``. Under ``mpiexec`` the same call runs across
 the ranks: rank 0 gets the report, the others None. It is the command line's run, option for
 option (the CLI calls it): the same checks, signals, deadline, progress and errors.
+
+How a run flows (one direction; the room that does each step in brackets)::
+
+    CLI (cli) or mpi_lab.run (here)
+      |  RunOptions: every option checked once, where it enters              [options]
+      v
+    the run frame: ends (signals, deadline), team (alone, or the ranks)      [frame, endings]
+      |  Job: the workload and its params; plan() on rank 0                 [local.jobs, workloads]
+      v
+    schedule: rank 0 hands the plan out (block, cyclic: scatter;             [mpi.schedules]
+      |       dynamic: chunks on request); without MPI, the whole plan
+      v
+    backend.map(kernel, items) on each rank: its workers call the kernel     [backends,
+      |  in a guard that names a failing item                                 core.kernel_calls]
+      v
+    results in place: typed slots of the plan (Gatherv to rank 0 under MPI)  [local.slots,
+      |                                                                        core.results, mpi]
+      v
+    combine(results in plan order) -> answer -> Report                       [local.report]
+      |
+      v
+    printed once (text or --json) by the CLI, or returned                    [present, cli]
+
+The rooms, top to bottom; each imports only rooms below it (``tests/test_layout.py``)::
+
+    cli, __main__        click commands: parse, call the API, print
+    bench                the benchmark matrix
+    (this package)       run(); frame, options, info
+    present              text, files, images
+    mpi                  the MPI runtime: coordinator, schedules, comm, exits, failfast
+    local                one process's part: jobs, runner, slots, report, mainguard
+    backends             the parallel models and their registry (capability flags)
+    workloads            the workload contract and the built-ins (pi, fractal)
+    endings              signals and the deadline as one exception; lifelines
+    progress             meter, live line, the ranks' tally
+    cluster              MPI set-up: launch detection, MCA files, launcher, pinning
+    core                 errors and exit codes, failure records, env, protocol constants,
+                         typed results, the kernel call in a worker, machine facts
 """
 
 from __future__ import annotations

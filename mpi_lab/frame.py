@@ -31,7 +31,7 @@ from mpi_lab.local.jobs import Job
 from mpi_lab.local.report import Report
 from mpi_lab.local.runner import plan_slots, resolve, run_share
 from mpi_lab.local.slots import PlanSlots
-from mpi_lab.mpi import schedules
+from mpi_lab.mpi import schedules, watchdog
 from mpi_lab.mpi.outcome import Outcome, succeeded
 from mpi_lab.options import RunOptions
 from mpi_lab.progress import live_line
@@ -134,7 +134,7 @@ def run(job: Job, options: RunOptions, *, before: Before | None = None) -> Repor
         )
     interrupts.end_scripts_alike()
     mpi = use_mpi(options.mpi)
-    with interrupts.run_ends(options.deadline, env_rank() if mpi else ROOT):
+    with interrupts.run_ends(options.deadline, env_rank() if mpi else ROOT, watchdog.backstop):
         team: Team
         if mpi:
             from mpi_lab.mpi import coordinator, exits

@@ -17,6 +17,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import tempfile
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing.connection import Connection
@@ -27,6 +28,13 @@ from mpi_lab.backends._executor import ExecutorBackend
 from mpi_lab.core import env
 from mpi_lab.endings import lifeline
 
+# Private names of CPython's concurrent.futures and multiprocessing read here, each because no
+# public means exists, each with a fallback to the stdlib's own behaviour if it is missing:
+# ProcessPoolExecutor._launch_processes (start every worker now), ._processes (the workers, to
+# end those it never gave a task), ._call_queue/._result_queue (their named semaphores, to
+# unlink; the result pipe's writer, to close), ._safe_to_dynamically_spawn_children (start no
+# worker once the names are gone); SemLock._semlock.name, SemLock._cleanup and
+# util._finalizer_registry (the semaphores' names and the finalizers that would unlink them).
 READY_TIMEOUT = 60.0  # seconds for every worker to start (spawn imports NumPy in each)
 HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM}  # those ending a run
 
@@ -44,11 +52,11 @@ def _worker_start(owner: int, ready: Connection | None) -> None:
 
 def _start_all(executor: ProcessPoolExecutor, workers: int, ready: Connection) -> bool:
     """Start every worker now (not on demand) and wait until each has opened the queues."""
-    launch = getattr(executor, "_launch_processes", None)
+    launch = getattr(executor, "_launch_processes", None)  # private: see the list at the top
     if launch is None:
         return False
     launch()
-    processes = list(executor._processes.values())
+    processes = _workers(executor)
     waiting = workers
     deadline = time.monotonic() + READY_TIMEOUT
     while waiting:
@@ -61,7 +69,8 @@ def _start_all(executor: ProcessPoolExecutor, workers: int, ready: Connection) -
 
 
 def _unlink_queue_semaphores(executor: ProcessPoolExecutor) -> int:
-    """Unlink the named semaphores of the pool's queues; how many there were.
+    """Unlink the named semaphores of the pool's queues; how many there were (private names:
+    see the list at the top).
 
     They are found on the queues themselves, and their finalizers (which would unlink them
     again at exit) are cancelled.
@@ -84,7 +93,7 @@ def _unlink_queue_semaphores(executor: ProcessPoolExecutor) -> int:
 
 
 def _workers(executor: Any) -> list[Any]:
-    """The pool's worker processes."""
+    """The pool's worker processes (private: see the list at the top)."""
     return list((getattr(executor, "_processes", None) or {}).values())
 
 
@@ -105,6 +114,7 @@ def _close_result_writer(executor: Any) -> None:
     and as this process holds the pipe's other write end, the end of file never comes: it
     would wait forever, and ``shutdown(wait=True)`` with it. Once this end is closed it gets
     the end of file, finds the pool broken and ends. (This process never writes results.)
+    Private names: see the list at the top.
     """
     writer = getattr(getattr(executor, "_result_queue", None), "_writer", None)
     if writer is not None:
@@ -117,11 +127,8 @@ def _temporary_folder_in_session() -> None:
     rank's session folder, which the launcher removes when the job ends, even if this rank
     was killed and could not remove it."""
     session = env.read(env.OMPI_SESSION)
-    if session and os.path.isdir(session):
-        import tempfile
-
-        if tempfile.tempdir is None:
-            tempfile.tempdir = session
+    if session and os.path.isdir(session) and tempfile.tempdir is None:
+        tempfile.tempdir = session
 
 
 class ProcessPoolBackend(ExecutorBackend):
@@ -158,7 +165,7 @@ class ProcessPoolBackend(ExecutorBackend):
                 _unlink_queue_semaphores(executor)
                 # No worker may start after the names are gone (it could not open them):
                 # the pool starts none on demand, as with fork (a dead worker breaks it).
-                executor._safe_to_dynamically_spawn_children = False  # type: ignore[attr-defined]
+                executor._safe_to_dynamically_spawn_children = False  # type: ignore[attr-defined]  # private
         except (AttributeError, OSError):
             pass  # an executor built differently: its semaphores stay named, as they were
         except BaseException:

@@ -13,6 +13,7 @@ a pool that waits for ever or a raw pickling traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from mpi_lab.core.errors import KernelFailed
@@ -209,8 +210,6 @@ def module_of(kernel: Callable[..., Any]) -> str:
 def import_paths(kernel: Callable[[Any], Any]) -> tuple[str, ...]:
     """The ``sys.path`` folders that hold the top package of ``kernel``'s module (none for
     the lab's own kernels, which every worker imports already)."""
-    import os
-
     top = module_of(kernel).partition(".")[0]
     if top in ("mpi_lab", "__main__", "builtins"):
         return ()

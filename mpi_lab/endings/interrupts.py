@@ -16,6 +16,7 @@ a lost rank), the deadline's backstop (``mpi.watchdog``) ends the process a litt
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -174,9 +175,11 @@ def deadline(seconds: float | None, shown: float | None = None) -> Iterator[None
 
 
 @contextlib.contextmanager
-def run_ends(seconds: float | None, rank: int = 0) -> Iterator[None]:
+def run_ends(seconds: float | None, rank: int = 0,
+             backstop: Callable[[float], contextlib.AbstractContextManager[Any]] | None = None,
+             ) -> Iterator[None]:
     """Within the block (a run), signals end it, and so does the deadline of ``seconds``, with
-    its backstop. Rank 0 ends first and says why; the launcher then ends the others, whose
+    its ``backstop`` (the run frame gives ``mpi.watchdog``'s, which can end an MPI job). Rank 0 ends first and says why; the launcher then ends the others, whose
     own deadline comes a moment later (ranks start, and so time, a few ms apart). A deadline
     needs the main thread (SIGALRM reaches only it): elsewhere it is refused."""
     if seconds is not None and not in_main_thread():
@@ -185,11 +188,10 @@ def run_ends(seconds: float | None, rank: int = 0) -> Iterator[None]:
     with contextlib.ExitStack() as guards:
         guards.enter_context(signals_end_the_run())
         if seconds is not None:
-            from mpi_lab.mpi.watchdog import backstop
-
             # First the run unwinds by itself; should it be stuck in a call that never
             # returns to Python (a collective with a lost rank), the backstop ends it.
-            guards.enter_context(backstop(seconds))
+            if backstop is not None:
+                guards.enter_context(backstop(seconds))
             late = 0.0 if rank == ROOT else RANKS_AFTER_ROOT
             guards.enter_context(deadline(seconds + late, shown=seconds))
         yield
@@ -244,8 +246,6 @@ def leave_now(code: int) -> None:
     """End the process with ``code`` without waiting: no MPI_Finalize (a peer may be gone),
     no joining of worker threads (a kernel may never return). Streams are flushed, and
     multiprocessing's own clean-up runs (its temporary folder, the forkserver's socket)."""
-    import os
-
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mpi_lab.core.errors import ConfigError
+from mpi_lab.core.errors import ConfigError, WorkerError
 from mpi_lab.core.kernel_calls import module_of
 from mpi_lab.core.results import SlotLayout
 from mpi_lab.workloads.contract import Layout, Workload, load
@@ -80,8 +80,6 @@ class Job:
     def combine(self, results: list[Any]) -> Any:
         """The answer from every result in plan order; a failing ``combine`` is the
         workload's error (exit 1), named."""
-        from mpi_lab.core.errors import WorkerError
-
         try:
             return self.workload.combined(results, self.params)
         except Exception as exc:

@@ -32,6 +32,7 @@ from mpi_lab.core.kernel_calls import (
     import_paths,
     module_of,
     one_line,
+    probe,
     short_repr,
     unpicklable_part,
     unpickled,
@@ -179,7 +180,6 @@ def _probe(pool: Backend, kernel: Guarded, task: tuple[int, Any]) -> None:
     (a pool would wait for ever on a task its worker cannot unpickle)."""
     import pickle
 
-    from mpi_lab.core.kernel_calls import probe
 
     ((why, module),) = pool.map(probe, [pickle.dumps((kernel, task))])
     if why:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import os
@@ -77,7 +78,6 @@ def _alone() -> None:
     no launcher would remove its files afterwards. It has no peer to share memory with (no
     shared-memory file, then), and its session folder goes in a folder of ours, removed when
     the process ends."""
-    import atexit
     import shutil
     import tempfile
 

@@ -23,12 +23,15 @@ from mpi_lab.core import env
 from mpi_lab.core.backoff import Backoff
 from mpi_lab.core.errors import (
     ConfigError,
+    KernelFailed,
     LabError,
     PeerFailed,
+    failed_error,
     rank_failed,
     record_of,
 )
 from mpi_lab.core.failures import Failure
+from mpi_lab.core.kernel_calls import unpickled
 from mpi_lab.core.machine import local_cores
 from mpi_lab.core.protocol import ROOT
 from mpi_lab.core.results import Results, in_plan_order, pack, unpack
@@ -300,9 +303,6 @@ def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome],
                    slots: PlanSlots | None) -> Results:
     """Every rank's results, in plan order (on rank 0): its own, and the others' parts (put
     in their slots, where rank 0 wrote its own in place; loaded from their pickles)."""
-    from mpi_lab.core.errors import KernelFailed, failed_error
-    from mpi_lab.core.kernel_calls import unpickled
-
     layout = job.slot_layout(travelling=True)
     others = []
     for rank, (other, part) in enumerate(zip(outcomes[1:], parts[1:], strict=True), start=1):

@@ -20,6 +20,7 @@ Nothing is left in flight: each rank says in its outcome how many reports it sen
 from __future__ import annotations
 
 import threading
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -91,8 +92,6 @@ class Reporter:
 def _message(done: int, finished: bool, current: int = -1) -> Any:
     """A report: items done, whether the rank has finished its share, and the plan's index of
     the item it is on (-1: none)."""
-    from array import array
-
     return array("q", (done, int(finished), current))
 
 

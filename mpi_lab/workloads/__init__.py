@@ -3,4 +3,6 @@ contract every workload follows (``contract``).
 
 Kernel modules stay free of module-level NumPy imports so that the pure-Python kernels can be
 imported inside subinterpreters, where NumPy cannot be loaded.
+
+May import: ``mpi_lab.core``.
 """

@@ -34,8 +34,11 @@ may check more before anything is computed, such as the memory the answer will n
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -260,9 +263,6 @@ def _is_file(target: str) -> bool:
 
 def _module_from_file(spec: str, target: str) -> str:
     """The module name a workload file imports as, its folder put first on ``sys.path``."""
-    import os
-    import sys
-
     path = os.path.abspath(target)
     name = os.path.basename(path).removesuffix(".py")
     if not path.endswith(".py") or not os.path.isfile(path):
@@ -285,8 +285,6 @@ def _module_from_file(spec: str, target: str) -> str:
 def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     """``KEY=VALUE`` strings as keyword arguments: Python literals where they parse, else
     strings (``n=10`` is 10, ``name=ab`` is ``"ab"``, ``xs=[1,2]`` a list)."""
-    import ast
-
     params: dict[str, Any] = {}
     for pair in pairs:
         key, equals, text = pair.partition("=")
