@@ -110,3 +110,20 @@ def test_abandon_ends_a_pool_whose_worker_died_sending_a_result():
         ended.start()
         ended.join(timeout=20)
     assert not ended.is_alive(), "abandon hung on the result half sent"
+
+
+def test_failure_record_keeps_every_field_through_pickling():
+    import pickle
+
+    from mpi_lab.core.failures import failure_of
+
+    class Odd(ValueError):
+        pass
+
+    record = failure_of(Odd("no good"), index=7, item="'x'", traceback="tb").at(3, "node-a")
+    back = pickle.loads(pickle.dumps(record))
+    assert back == record
+    assert (back.rank, back.host, back.index, back.item) == (3, "node-a", 7, "'x'")
+    assert (back.exception, back.message, back.traceback) == ("Odd", "no good", "tb")
+    assert back.is_a("ValueError") and not back.is_a("KeyError")
+    assert back.line().startswith("rank 3 on host node-a: ") and "item 7" in back.line()

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 DEADLINE_EXIT = 124  # as `timeout` uses
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a Ctrl-C
+UNCAUGHT_EXIT = 1  # an exception no one caught, as Python exits with it
 
 
 class LabError(Exception):

@@ -35,6 +35,17 @@ class Failure(namedtuple("Failure", _FIELDS,
         return self._replace(rank=rank, host=host)
 
     @property
+    def exception(self) -> str:
+        """The exception's class name (``""`` if the record was made of a message alone)."""
+        return self.kinds[0] if self.kinds else ""
+
+    @property
+    def message(self) -> str:
+        """The exception's message, without its class name."""
+        prefix = f"{self.exception}: "
+        return self.cause[len(prefix):] if self.cause.startswith(prefix) else self.cause
+
+    @property
     def where(self) -> str:
         return "" if self.rank is None else f"rank {self.rank} on host {self.host}"
 

@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from mpi_lab.core.backoff import Backoff
-from mpi_lab.core.errors import LabError, RunEnded
+from mpi_lab.core.errors import UNCAUGHT_EXIT, LabError, RunEnded
 from mpi_lab.core.protocol import ROOT, TAG_LEAVING
 from mpi_lab.endings import interrupts
 from mpi_lab.mpi import comm as mpi_comm
@@ -68,7 +68,7 @@ def _uncaught(comm: Any, original: Any, kind: type[BaseException], value: BaseEx
         return  # every rank exits, and leaves together
     original(kind, value, tb)
     _State.aborting = True
-    mpi_comm.abort(1)
+    mpi_comm.abort(UNCAUGHT_EXIT)
 
 
 def broken() -> str:
@@ -156,5 +156,5 @@ def guarded(main: Callable[[], int]) -> int:
             import traceback  # here: every rank's start-up would pay for it (textwrap too)
 
             traceback.print_exc()
-            mpi_comm.abort(1)
+            mpi_comm.abort(UNCAUGHT_EXIT)
         raise
