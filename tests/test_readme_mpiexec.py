@@ -1,5 +1,6 @@
-"""Every ``mpiexec`` line of README works as written, in the activated environment, with only
-root's two variables set: the environment's own parameter files carry the rest."""
+"""Every ``mpiexec`` line of README and of the docs pages works as written, in the activated
+environment, with only root's two variables set: the environment's own parameter files carry the
+rest."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from mpi_lab.cluster import launcher, mca
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]  # README and the pages it links to
 # The user's command from the issue, typed after `source .venv/bin/activate`.
 USERS_COMMAND = "mpiexec -n 8 python -m mpi_lab pi"
 
@@ -28,15 +30,18 @@ pytestmark = [
 
 
 def readme_mpiexec_lines() -> list[str]:
-    """Command lines in README's code blocks that start with ``mpiexec``, comments cut off."""
-    lines, in_code = [], False
-    for line in README.read_text().splitlines():
-        if line.strip().startswith("```"):
-            in_code = not in_code
-            continue
-        command = re.sub(r"\s+#.*$", "", line.strip())
-        if in_code and command.startswith("mpiexec "):
-            lines.append(command)
+    """Command lines in the code blocks of README and docs/ that start with ``mpiexec``,
+    comments cut off."""
+    lines = []
+    for page in PAGES:
+        in_code = False
+        for line in page.read_text().splitlines():
+            if line.strip().startswith("```"):
+                in_code = not in_code
+                continue
+            command = re.sub(r"\s+#.*$", "", line.strip())
+            if in_code and command.startswith("mpiexec "):
+                lines.append(command)
     return lines
 
 
