@@ -9,6 +9,7 @@ import sys
 import pytest
 import wl_where
 
+import mpi_lab
 from mpi_lab import backends, options
 from mpi_lab.core.errors import ConfigError
 from mpi_lab.mpi import schedules
@@ -19,8 +20,7 @@ def test_flags_say_where_kernels_run(name: str):
     if not backends.availability(name).available:
         pytest.skip(backends.availability(name).reason)
     flags = backends.flags(name)
-    with backends.create(name, 2) as pool:
-        ran = pool.map(wl_where.where, list(range(6)))
+    ran = mpi_lab.run(wl_where, backend=name, workers=2, mpi=False).answer
     assert [item for item, _, _ in ran] == list(range(6))
     same_process = all(pid == os.getpid() for _, pid, _ in ran)
     same_interpreter = same_process and all(mods == id(sys.modules) for _, _, mods in ran)

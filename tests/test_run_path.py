@@ -236,7 +236,7 @@ def test_a_worker_importing_the_script_again_stops_at_once(tmp_path: Path):
 def test_unguarded_call_is_found_in_the_script_source(tmp_path: Path):
     path = tmp_path / "where.py"
     path.write_text(
-        "import sys\nfrom mpi_lab import mainguard\n"
+        "import sys\nfrom mpi_lab.local import mainguard\n"
         "print(mainguard.unguarded_call(None))\n"
         "if __name__ == '__main__':\n    print(mainguard.unguarded_call(None))\n"
         "print(mainguard.unguarded_call('fork'))\n")

@@ -3,5 +3,5 @@ line and exit code (``interrupts``); workers and ranks that end with their owner
 (``lifeline``). The MPI deadline's backstop (``mpi.watchdog``) lives with the MPI runtime,
 since it calls MPI.
 
-May import: ``mpi_lab.core``, ``mpi_lab.progress``.
+May import: ``mpi_lab.progress``, ``mpi_lab.cluster``, ``mpi_lab.core``.
 """
