@@ -118,10 +118,10 @@ def _progress_left(comm) -> bool:
     """A progress report not received by rank 0 (on rank 0; False elsewhere), on every rank."""
     from mpi4py import MPI
 
-    from mpi_lab.progress import tally
+    from mpi_lab.core.protocol import TAG_PROGRESS
 
     comm.Barrier()
-    left = comm.Get_rank() == 0 and comm.Iprobe(source=MPI.ANY_SOURCE, tag=tally.TAG)
+    left = comm.Get_rank() == 0 and comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG_PROGRESS)
     return shared(comm, left)
 
 

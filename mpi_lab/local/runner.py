@@ -78,7 +78,7 @@ def resolve(job: Job, backend: str, workers: int, start_method: str | None) -> b
                               in_main=in_main, unguarded=unguarded is not None,
                               workload=job.name)
     if in_main:  # only then: loading the backend's class costs time in the clock
-        job.check_reachable(choice.name, backends.backend_class(choice.name).in_process)
+        job.check_reachable(choice.name, backends.flags(choice.name).in_process)
     if unguarded is not None and backends.flags(choice.name).starts_processes:
         raise ConfigError(mainguard.advice(unguarded, choice.name))
     return choice
