@@ -4,3 +4,5 @@ contract every workload follows (``contract``).
 Kernel modules stay free of module-level NumPy imports so that the pure-Python kernels can be
 imported inside subinterpreters, where NumPy cannot be loaded.
 """
+
+BUILTIN = {"pi": "mpi_lab.workloads.pi", "fractal": "mpi_lab.workloads.fractal"}
