@@ -55,6 +55,7 @@ The rooms, top to bottom; each imports only rooms below it (``tests/test_layout.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -76,7 +77,8 @@ def __getattr__(name: str) -> Any:
 def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "auto",
         workers: int | None = None, schedule: str | None = None,
         start_method: str | None = None, mpi: bool | None = None,
-        progress: bool | None = False, deadline: float | None = None) -> Report | None:
+        progress: bool | None = False, deadline: float | None = None,
+        output: str | os.PathLike[str] | None = None) -> Report | None:
     """Run ``workload`` with ``params`` (for its ``plan``) through ``backend`` with
     ``workers`` (None: one per core, shared by the ranks of a node).
 
@@ -85,7 +87,8 @@ def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "
     splits the plan across MPI ranks; ``mpi=None`` runs across ranks only when started by
     ``mpiexec``/``srun``. ``progress=True`` shows items done, rate and time left live on
     stderr (rank 0's; None: when stderr is a terminal). ``deadline``: seconds after which the
-    run ends (``DeadlinePassed``).
+    run ends (``DeadlinePassed``). ``output``: a file rank 0 saves the answer to by the
+    workload's ``save`` hook (checked before anything runs; written all or nothing).
 
     Returns the ``Report`` (``answer``, ``seconds``, ``backend``, ``per_rank``, ...), or None
     on ranks other than 0. Raises (``mpi_lab.core.errors``; each has the CLI's ``exit_code``):
@@ -104,7 +107,8 @@ def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "
         options = RunOptions(backend=backend, workers=workers, schedule=schedule,
                              start_method=start_method, mpi=mpi, progress=progress,
                              deadline=deadline)
-        return frame.run(Job.of(workload, params), options)
+        return frame.run(Job.of(workload, params), options,
+                         output=None if output is None else os.fspath(output))
     except LabError as exc:
         # Where it went wrong is said in its message (and the worker's traceback, its cause):
         # the traceback shown ends at the caller's line, not inside the lab.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,7 +13,15 @@ from mpi_lab import backends
 from mpi_lab.core import env
 from mpi_lab.core.errors import INTERRUPTED_EXIT, ConfigError, LabError, RunEnded
 from mpi_lab.core.protocol import ROOT
-from mpi_lab.mpi import schedules
+from mpi_lab.endings.interrupts import signals_end_the_run
+from mpi_lab.mpi import comm, schedules
+from mpi_lab.mpi.exits import finish
+from mpi_lab.workloads import BUILTIN
+
+if TYPE_CHECKING:
+    from mpi_lab.workloads.param import Param
+
+OUTPUT = click.Path(dir_okay=False)  # --output FILE
 
 
 class Checked(click.ParamType):
@@ -29,7 +37,7 @@ class Checked(click.ParamType):
         return self.name
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from mpi_lab import options
+        from mpi_lab import options  # not loaded by --help
 
         try:
             return getattr(options, self.check)(value)
@@ -104,35 +112,61 @@ def cli() -> None:
     """
 
 
-@cli.command()
-@click.option("--trials", type=int, default=10_000_000, show_default=True,
-              help="Random points to draw.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed; block k draws from the generator of (seed, k).")
-@click.option("--kernel", type=click.Choice(["python", "numpy"]), default="python",
-              show_default=True, help="Pure-Python loop (the seed's) or vectorised NumPy.")
-@click.option("--block-size", type=int, default=100_000, show_default=True,
-              help="Trials per work item; hits depend on it, not on backend or workers.")
+class WorkloadCommand(click.Command):
+    """The command of a built-in workload: its first options are the parameters the workload
+    declares (and ``--output`` if it has a ``save`` hook), made when first asked for, so that
+    ``mpi_lab --help`` loads no workload. The callback gets them as one dict, ``params``."""
+
+    def __init__(self, *args: Any, workload: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.workload = workload
+        self.declared: list[str] | None = None  # their names, once their options are made
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if self.declared is None:
+            # The contract's loader and the workload's module: not for mpi_lab --help.
+            from mpi_lab.workloads.contract import load
+
+            workload = load(self.workload)
+            made = [_declared_option(param) for param in workload.parameters]
+            if workload.save is not None:
+                made.append(click.Option(["--output"], type=OUTPUT,
+                                         help=_output_help(workload.save)))
+            self.params[:0] = made
+            self.declared = [param.name for param in workload.parameters]
+        return super().get_params(ctx)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        ctx.params["params"] = {name: ctx.params.pop(name) for name in self.declared or ()}
+        return super().invoke(ctx)
+
+
+def _declared_option(param: Param) -> click.Option:
+    """A declared parameter as an option: ``block_size`` is ``--block-size``, its type the
+    default's (or its choices), its default shown."""
+    kind = click.Choice(param.choices) if param.choices else param.kind
+    return click.Option([f"--{param.name.replace('_', '-')}", param.name], type=kind,
+                        default=param.default, show_default=True, help=param.help)
+
+
+def _output_help(save: Any) -> str:
+    """``--output``'s help: the first line of the ``save`` hook's docstring."""
+    summary = (getattr(save, "__doc__", None) or "Save the answer to FILE.").strip()
+    return summary.splitlines()[0].rstrip(".") + ", written atomically."
+
+
+@cli.command(cls=WorkloadCommand, workload="pi")
 @common_options
-def pi(trials: int, seed: int, kernel: str, block_size: int, **run: Any) -> None:
+def pi(params: dict[str, Any], **run: Any) -> None:
     """Estimate π by Monte Carlo (pure Python, as in the seed)."""
-    _run("pi", {"trials": trials, "seed": seed, "kernel": kernel, "block_size": block_size}, run)
+    _run("pi", params, run)
 
 
-@cli.command()
-@click.option("--height", type=int, default=4000, show_default=True, help="Rows (imaginary -1..0).")
-@click.option("--width", type=int, default=3000, show_default=True, help="Columns (real -1.5..0).")
-@click.option("--maxiter", type=int, default=20, show_default=True, help="Iterations of z**2 + c.")
-@click.option("--kernel", type=click.Choice(["numpy", "python"]), default="numpy",
-              show_default=True, help="NumPy bands (fast) or pure-Python rows (subinterpreters).")
-@click.option("--output", type=click.Path(dir_okay=False), default=None,
-              help="Save the array (.npy) or a coloured image (.png), written atomically.")
+@cli.command(cls=WorkloadCommand, workload="fractal")
 @common_options
-def fractal(height: int, width: int, maxiter: int, kernel: str, output: str | None,
-            **run: Any) -> None:
+def fractal(params: dict[str, Any], **run: Any) -> None:
     """Compute the seed's Mandelbrot fractal (NumPy)."""
-    params = {"height": height, "width": width, "maxiter": maxiter, "kernel": kernel}
-    _run("fractal", params, run, output=output)
+    _run("fractal", params, run)
 
 
 @cli.command(context_settings={"show_default": True})
@@ -140,6 +174,8 @@ def fractal(height: int, width: int, maxiter: int, kernel: str, output: str | No
 @click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
               help="A parameter for the workload's plan(); repeat for more. VALUE is a Python"
               " literal where it parses (10, 2.5, [1, 2], 'a b'), else a string.")
+@click.option("--output", type=OUTPUT, default=None,
+              help="Save the answer to FILE by the workload's save hook, written atomically.")
 @common_options
 def run(spec: str, params: tuple[str, ...], **run: Any) -> None:
     """Run your own workload SPEC through any model: a module, or MODULE:NAME of an object in
@@ -157,7 +193,7 @@ def run(spec: str, params: tuple[str, ...], **run: Any) -> None:
       mpiexec -n 2 python -m mpi_lab run examples.random_walk --json
 
     README, "Write your own workload", tells the optional hooks (NumPy, result layout, how
-    to show the answer).
+    to show the answer, its parameters, how to save it).
     """
     _run(spec, params, run)
 
@@ -189,8 +225,8 @@ def _name_list(choices: tuple[str, ...]) -> Any:
 @click.option("--quick", is_flag=True, help="A small matrix (under a minute on 2 cores).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Write results.json, results.csv, results.md and speedup.png here.")
-@click.option("--workloads", callback=_name_list(("pi", "fractal")), default=None,
-              help="Comma-separated subset of: pi, fractal.")
+@click.option("--workloads", callback=_name_list(tuple(BUILTIN)), default=None,
+              help=f"Comma-separated subset of: {', '.join(BUILTIN)}.")
 @click.option("--workload", "spec", default=None, metavar="SPEC",
               help="Your own workload instead (as for 'run': module or module:name).")
 @click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
@@ -216,8 +252,7 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
       python -m mpi_lab bench --quick
       python -m mpi_lab bench --workload examples.primes --param limit=500000 --ranks 2
     """
-    import dataclasses
-
+    # subprocess, statistics, csv and the workloads' loader: not for --help.
     from mpi_lab.bench import matrix as lab_bench
 
     settings = lab_bench.Settings.quick() if quick else lab_bench.Settings()
@@ -230,11 +265,12 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
     if workloads:
         changes["workloads"] = workloads
     if spec:
-        from mpi_lab.workloads.contract import parse_params
+        from mpi_lab.workloads.contract import parse_params  # the contract: not for --help
 
-        # A bad spec or parameter fails as the run starts (bench.why_unfit plans it), before
-        # any point is measured.
-        changes["workloads"], changes["plans"] = (spec,), {spec: parse_params(params)}
+        # A bad spec or parameter fails before any point is measured: here, or as the run
+        # starts (bench.why_unfit plans it). No parameters: those the workload declares.
+        plans = parse_params(params) if params else lab_bench.sizes(spec, quick)
+        changes["workloads"], changes["plans"] = (spec,), {spec: plans}
     if backend_names:
         changes["backends"] = backend_names
     if workers_text:
@@ -262,7 +298,7 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
                f"{context['cpus']} CPUs, MPI: {context['mpi']}, {context['date']}")
     click.echo("\n".join(lab_bench.table(report)))
     if out is not None:
-        from pathlib import Path
+        from pathlib import Path  # not for --help
 
         for path in lab_bench.write(report, Path(out)):
             click.echo(f"wrote {path}")
@@ -272,37 +308,35 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def info(as_json: bool) -> None:
     """Show the Python build, GIL, MPI library and which backends run here (and why not)."""
-    from mpi_lab import info as lab_info
-    from mpi_lab.present.text import info_lines
+    from mpi_lab import info as lab_info  # platform and the MPI probe: not for --help
+    from mpi_lab.present.text import info_lines  # with the Report class: not for --help
 
     details = lab_info.collect()
     if as_json:
-        import json
-
-        click.echo(json.dumps(details))
+        _echo_json(details)
     else:
         click.echo("\n".join(info_lines(details)))
 
 
-def _run(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any],
-         output: str | None = None) -> None:
-    """Run a workload as the options say and print its report; however it ends, also what
-    ``--traceback`` and ``--json`` ask for. ``params``: a dict, or ``KEY=VALUE`` strings."""
-    from mpi_lab import frame
-    from mpi_lab.cluster.detect import use_mpi
+def _run(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any]) -> None:
+    """Run a workload as the options say (saving its answer if ``run`` has an ``output``) and
+    print its report; however it ends, also what ``--traceback`` and ``--json`` ask for.
+    ``params``: a dict, or ``KEY=VALUE`` strings."""
+    # The run frame (backends, coordinator, progress), the contract, the options and how
+    # the process was launched: none of them loaded by --help.
+    from mpi_lab import frame, options
+    from mpi_lab.cluster import detect
     from mpi_lab.local.jobs import Job
-    from mpi_lab.options import FIELDS, RunOptions
+    from mpi_lab.workloads.contract import parse_params
 
     try:
-        settings = RunOptions(**{name: run[name] for name in FIELDS})
+        settings = options.RunOptions(**{name: run[name] for name in options.FIELDS})
         if isinstance(params, tuple):
-            from mpi_lab.workloads.contract import parse_params
-
             params = parse_params(params)
-        if use_mpi(settings.mpi):
+        if detect.use_mpi(settings.mpi):
             _importable_here()
         job = Job.of(spec, params)
-        report = frame.run(job, settings, before=_output_check(output))
+        report = frame.run(job, settings, output=run.get("output"))
     except LabError as exc:
         _failed(exc, run)
         raise
@@ -313,34 +347,13 @@ def _run(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any
         raise _Ending(exc) from exc
     if report is None:
         return  # not rank 0: rank 0 reports for everyone
-    if output is not None:
-        from mpi_lab.present.files import save
-
-        save(report.answer.pixels, output)
-        report.extra["output"] = output
     _print(report, run["as_json"])
     if done := env.read(env.DONE_FILE):
         # For supervisors (scripts/hosts): proof that rank 0 finished, since mpiexec itself can
         # exit 0 after losing a host.
-        from pathlib import Path
+        from pathlib import Path  # only under such a supervisor
 
         Path(done).touch()
-
-
-def _output_check(output: str | None) -> Callable[[Any], None] | None:
-    """Before the plan, on rank 0: the output file can be written (its folder, its size)."""
-    if output is None:
-        return None
-
-    def check(job: Any) -> None:
-        from mpi_lab.present.files import check_output_path
-
-        # The .npy file: the int32 pixels and a short header.
-        nbytes = job.params["height"] * job.params["width"] * 4 + 128 \
-            if output.endswith(".npy") else None
-        check_output_path(output, nbytes)
-
-    return check
 
 
 def _importable_here() -> None:
@@ -354,30 +367,33 @@ def _failed(exc: LabError | RunEnded, run: dict[str, Any]) -> None:
     """What a failed or ended run prints besides its error line (by rank 0 alone under MPI):
     the worker's traceback if asked for, and with ``--json`` one object saying what ended it,
     whatever the exit code (a deadline's 124 and a signal's 130 too)."""
-    from mpi_lab.cluster.detect import env_rank
+    from mpi_lab.cluster import detect  # not loaded by --help
 
-    if env_rank() != 0:
+    if detect.env_rank() != 0:
         return
     remote = getattr(exc, "remote_traceback", "")
     if run["show_traceback"] and remote:
         click.echo(f"Traceback where it failed:\n{remote.rstrip()}", err=True)
     if run["as_json"]:
-        import json
-
         message = exc.line if isinstance(exc, RunEnded) else str(exc)
-        click.echo(json.dumps({"error": message.removeprefix("Error: "),
-                               "exit_code": exc.exit_code, "traceback": remote or None}))
+        _echo_json({"error": message.removeprefix("Error: "), "exit_code": exc.exit_code,
+                    "traceback": remote or None})
 
 
 def _print(report: Any, as_json: bool) -> None:
     if as_json:
-        import json
-
-        click.echo(json.dumps(report.to_dict()))
+        _echo_json(report.to_dict())
     else:
-        from mpi_lab.present.text import report_lines
+        from mpi_lab.present.text import report_lines  # with the Report class: not for --help
 
         click.echo("\n".join(report_lines(report)))
+
+
+def _echo_json(fields: dict[str, Any]) -> None:
+    """One JSON object, on one line."""
+    import json  # only for --json
+
+    click.echo(json.dumps(fields))
 
 
 def _error(message: str, agreed: bool) -> None:
@@ -387,8 +403,7 @@ def _error(message: str, agreed: bool) -> None:
     for it: the launcher ends the whole job as soon as the first rank exits non-zero, which
     could otherwise be before rank 0 has printed.
     """
-    from mpi_lab.cluster import detect
-    from mpi_lab.mpi import comm
+    from mpi_lab.cluster import detect  # not loaded by --help
 
     if not (agreed and (comm.active() or detect.launched())):
         click.echo(f"Error: {message}", err=True)
@@ -403,9 +418,6 @@ def _error(message: str, agreed: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error ends as one line on stderr and an exit code (README: 0, 1, 2,
     124 for the deadline, 128 + N for signal N)."""
-    from mpi_lab.endings.interrupts import signals_end_the_run
-    from mpi_lab.mpi.exits import finish
-
     _Ended.last = False
     try:
         with signals_end_the_run():
@@ -418,8 +430,6 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except LabError as exc:
         # Errors raised before MPI starts are the same on every rank, hence agreed as well.
-        from mpi_lab.mpi import comm
-
         agreed = exc.agreed or not comm.active()
         _error(str(exc), agreed)
         return finish(exc.exit_code, agreed)
@@ -445,13 +455,13 @@ class _Ending(BaseException):
 
 def _ended(ended: RunEnded) -> int:
     """A run stopped by a signal or its deadline: one line, by rank 0, and its exit code."""
-    from mpi_lab.cluster.detect import env_rank
+    from mpi_lab.cluster import detect  # not loaded by --help
 
     # Under MPI every rank ends by itself (the launcher's signal reaches them all, each has
     # the same deadline), and the launcher ends any that would not: no MPI_Abort, and rank 0
     # alone speaks.
     _Ended.last = True
-    if env_rank() == ROOT:
+    if detect.env_rank() == ROOT:
         click.echo(ended.line, err=True)
     return ended.exit_code
 

@@ -15,6 +15,7 @@ errors, whether the run was started by the command line or by a script.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -38,7 +39,6 @@ from mpi_lab.progress import live_line
 from mpi_lab.progress import meter as lab_progress
 
 T = TypeVar("T")
-Before = Callable[[Job], None]  # runs on rank 0 before the plan (a check of the command's own)
 
 
 class Team(Protocol):
@@ -122,11 +122,13 @@ class LocalTeam:
         return slots.results() if slots is not None and slots.used else results
 
 
-def run(job: Job, options: RunOptions, *, before: Before | None = None) -> Report | None:
+def run(job: Job, options: RunOptions, *, output: str | None = None) -> Report | None:
     """Run ``job`` as ``options`` say: the ``Report`` on rank 0 (or alone), None on the other
-    ranks. Raises ``ConfigError`` (bad input, exit 2), ``WorkerError`` (a kernel, its result or
-    ``combine`` failed, exit 1; the same on every rank under MPI), ``Interrupted`` (a signal,
-    128 + N) or ``DeadlinePassed`` (124)."""
+    ranks; with ``output``, rank 0 saves the answer there by the workload's ``save`` (checked
+    before the plan, written all or nothing). Raises ``ConfigError`` (bad input, exit 2),
+    ``WorkerError`` (a kernel, its result, ``combine`` or ``save`` failed, exit 1; the same on
+    every rank under MPI, but for ``save``), ``Interrupted`` (a signal, 128 + N) or
+    ``DeadlinePassed`` (124)."""
     if mainguard.in_reimport():
         raise SystemExit(
             "Error: mpi_lab.run was called again in a worker process, which imports the script"
@@ -142,12 +144,12 @@ def run(job: Job, options: RunOptions, *, before: Before | None = None) -> Repor
             team = coordinator.join(_schedule(job, options),
                                     options.start_method, options.deadline)
             try:
-                return _run(job, options, team, before)
+                return _run(job, options, team, output)
             except RunEnded as ended:
                 # Ranks stop wherever they were: this job's collectives are out of step now.
                 exits.mark_broken(f"an earlier run ended early ({ended.line})")
                 raise
-        return _run(job, options, LocalTeam(), before)
+        return _run(job, options, LocalTeam(), output)
 
 
 def _schedule(job: Job, options: RunOptions) -> str:
@@ -156,7 +158,7 @@ def _schedule(job: Job, options: RunOptions) -> str:
     return options.schedule or schedules.check(job.default_schedule, f"{job.name}: schedule")
 
 
-def _run(job: Job, options: RunOptions, team: Team, before: Before | None) -> Report | None:
+def _run(job: Job, options: RunOptions, team: Team, output: str | None) -> Report | None:
     lab_progress.start(team.owner)
     team.start()
     job.preload()
@@ -170,7 +172,7 @@ def _run(job: Job, options: RunOptions, team: Team, before: Before | None) -> Re
         if teller is not None:
             around.enter_context(interrupts.standing(teller))
         around.enter_context(live_line.shown(job.name, view.poll if view is not None else None))
-        decided = team.decide(lambda: _plan(job, options, most_workers, before))
+        decided = team.decide(lambda: _plan(job, options, most_workers, output))
         plan, choice = decided if decided is not None else ([], None)
         choice = team.broadcast(choice)
         if view is not None:
@@ -187,14 +189,22 @@ def _run(job: Job, options: RunOptions, team: Team, before: Before | None) -> Re
     if team.rank != ROOT:
         return None
     per_rank = [o.report for o in outcomes if o.report is not None]
-    return Report.finished(job, answer, used, schedule=schedule, started=started,
-                           per_rank=per_rank)
+    report = Report.finished(job, answer, used, schedule=schedule, started=started,
+                             per_rank=per_rank)
+    if output is not None:
+        from mpi_lab.present import files  # tempfile and pathlib: only a run that saves
+
+        files.save(functools.partial(job.save, answer), output)
+        report.extra["output"] = output
+    return report
 
 
 def _plan(job: Job, options: RunOptions, workers: int,
-          before: Before | None) -> tuple[Sequence[Any], Choice]:
-    """On rank 0: the command's own check, the plan, and the backend for it."""
-    if before is not None:
-        before(job)
+          output: str | None) -> tuple[Sequence[Any], Choice]:
+    """On rank 0: the output file's check, the plan, and the backend for it."""
+    if output is not None:
+        from mpi_lab.present import files  # tempfile and pathlib: only a run that saves
+
+        files.check_output_path(output, job.output_size(output))
     plan = job.plan()
     return plan, resolve(job, options.backend, workers, options.start_method)

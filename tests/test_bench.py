@@ -137,3 +137,18 @@ def test_a_point_whose_answer_differs_from_serial_fails():
     assert [r.status for r in results] == ["ok", "ok", "failed"]
     assert results[1].speedup == pytest.approx(2.0)
     assert "differs from serial's" in results[2].reason and results[2].speedup is None
+
+
+def test_the_matrix_runs_the_sizes_the_workloads_declare():
+    from mpi_lab.workloads import fractal, pi
+
+    # The seed's sizes, declared once by each workload.
+    assert (pi.DEFAULTS["trials"], pi.DEFAULTS["block_size"]) == (10_000_000, 100_000)
+    assert (fractal.DEFAULTS["height"], fractal.DEFAULTS["width"]) == (4000, 3000)
+    assert fractal.DEFAULTS["maxiter"] == 20
+    full, quick = matrix.Settings(), matrix.Settings.quick()
+    assert full.workload_params("pi") == pi.DEFAULTS
+    assert full.workload_params("fractal") == fractal.DEFAULTS
+    assert quick.workload_params("pi") == {**pi.DEFAULTS, "trials": 1_000_000}
+    assert quick.workload_params("fractal") == {**fractal.DEFAULTS, "height": 1000, "width": 750}
+    assert "--param=trials=1000000" in quick.workload_args("pi")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import multiprocessing
 import subprocess
 import sys
+from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 from reference import seed_fractal
@@ -15,6 +19,8 @@ from mpi_lab import backends, cli
 from mpi_lab.backends._base import Availability
 from mpi_lab.backends.interpreter_pool import InterpreterPoolBackend
 from mpi_lab.core.errors import LabError
+from mpi_lab.workloads import BUILTIN
+from mpi_lab.workloads.contract import load
 
 PI_KEYS = {"workload", "trials", "hits", "estimate", "seed", "kernel", "block_size", "backend",
            "workers", "ranks", "schedule", "seconds", "per_rank"}
@@ -142,30 +148,36 @@ def test_failed_run_leaves_no_png(capsys, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def save_fractal(pixels: np.ndarray, path: Path) -> Path:
+    """``pixels`` saved as the fractal command saves its answer: its ``save`` hook, atomically."""
+    from mpi_lab.present import files
+    from mpi_lab.workloads import fractal
+
+    return files.save(functools.partial(fractal.save, fractal.Answer(pixels)), path)
+
+
 def test_failed_png_render_leaves_no_partial_file(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
-    from mpi_lab.present import files, images
+    from mpi_lab.workloads import fractal
 
     def broken(pixels, path):
         path.write_bytes(b"\x89PNG partial")
         raise RuntimeError("renderer crashed")
 
-    monkeypatch.setattr(images, "save_png", broken)
+    monkeypatch.setattr(fractal, "save_png", broken)
     with pytest.raises(RuntimeError, match="renderer crashed"):
-        files.save(np.zeros((2, 2), np.int32), tmp_path / "f.png")
+        save_fractal(np.zeros((2, 2), np.int32), tmp_path / "f.png")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
-    from mpi_lab.present import files
-
     def broken_save(stream, array):
         stream.write(b"partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "save", broken_save)
     with pytest.raises(LabError, match=r"cannot write .*f\.npy.*disk full"):
-        files.save(np.zeros((2, 2), np.int32), tmp_path / "f.npy")
+        save_fractal(np.zeros((2, 2), np.int32), tmp_path / "f.npy")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -266,3 +278,47 @@ def test_module_entry_point_exit_codes():
                          capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and json.loads(ok.stdout)["trials"] == 100
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", list(BUILTIN))
+def test_builtin_options_are_the_workloads_declared_parameters(capsys, name: str):
+    workload = load(name)
+    command = cli.cli.commands[name]
+    with click.Context(command) as ctx:
+        options = {option.name: option for option in command.get_params(ctx)}
+    plan_defaults = inspect.signature(workload.plan).parameters
+    code, out, _ = run_cli(capsys, name, "--help")
+    shown = " ".join(out.split())
+    assert code == 0 and workload.parameters
+    for param in workload.parameters:
+        option = options[param.name]
+        assert option.default == param.default == plan_defaults[param.name].default
+        assert option.opts == [f"--{param.name.replace('_', '-')}"]
+        assert f"{param.help} [default: {param.default}]" in shown
+        if param.choices:
+            assert f"[{'|'.join(param.choices)}]" in shown
+    assert ("output" in options) == (workload.save is not None) == (name == "fractal")
+
+
+def test_a_workload_command_is_made_from_what_the_workload_declares(tmp_path):
+    from click.testing import CliRunner
+
+    seen = {}
+    command = cli.WorkloadCommand(
+        "saved", workload="wl_saved",
+        callback=lambda params, **run: seen.update(params=params, output=run["output"]))
+    done = CliRunner().invoke(command, ["--n", "7", "--output", "x.txt"])
+    assert done.exit_code == 0, done.output
+    assert seen == {"params": {"n": 7, "unit": "one"}, "output": "x.txt"}
+    assert CliRunner().invoke(command, ["--unit", "yards"]).exit_code == 2
+    shown = " ".join(CliRunner().invoke(command, ["--help"]).output.split())
+    assert "--unit [one|ten] What the sum counts in. [default: one]" in shown
+    assert "--output FILE Write the sum and what it was made of, written atomically." in shown
+
+
+def test_help_loads_no_workload():
+    probe = ("import sys; from mpi_lab.cli import main; main(['--help']); "
+             "print(sorted(m for m in sys.modules if m.startswith('mpi_lab.workloads.')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

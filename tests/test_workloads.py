@@ -18,9 +18,11 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import wl_faulty
+import wl_saved
 import wl_words
 from procs import new_shm, shm_names, wait_session_empty
 from wl_cases import (
@@ -41,6 +43,7 @@ import mpi_lab
 from mpi_lab import backends, cli
 from mpi_lab.bench import matrix
 from mpi_lab.core.errors import ConfigError, WorkerError
+from mpi_lab.workloads.contract import Param
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -425,6 +428,79 @@ def test_kernel_in_main_is_refused_out_of_process_and_auto_stays_in(tmp_path: Pa
     auto = lines[-1]
     assert auto["answer"] == sum(x * x for x in range(30))
     assert backends.backend_class(auto["auto"]).in_process, auto
+
+
+# --- declared parameters and the save hook (wl_saved) ------------------------------------------
+
+def test_declared_parameters_and_save_through_run(capsys, tmp_path: Path):
+    target = tmp_path / "sum.txt"
+    code = cli.main(["run", "wl_saved", "--param", "unit='ten'", "--output", str(target),
+                     "--backend", "thread-pool", "--workers", "2", "--json", "--no-mpi"])
+    fields = one_json(capsys.readouterr().out)
+    assert code == 0
+    # n: the declared default, which plan() itself does not give.
+    assert (fields["n"], fields["unit"], fields["output"]) == (50, "ten", str(target))
+    assert fields["answer"] == wl_saved.expected(unit="ten")
+    assert target.read_text() == f"{wl_saved.expected(unit='ten')} tens of the squares below 50\n"
+    code = cli.main(["run", "wl_saved", "--param", "n=4", "--output", str(target), "--no-mpi"])
+    out = capsys.readouterr().out
+    assert code == 0 and f"saved {target}" in out.splitlines()
+    assert target.read_text() == "14 ones of the squares below 4\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["sum.txt"]
+
+
+def test_declared_parameters_and_save_through_the_api(tmp_path: Path):
+    target = tmp_path / "sum.txt"
+    report = mpi_lab.run("wl_saved", params={"n": 6}, backend="serial", mpi=False,
+                         output=target)
+    assert report.answer == wl_saved.expected(n=6) and report.params == {"n": 6, "unit": "one"}
+    assert report.extra["output"] == str(target)
+    assert target.read_text() == "55 ones of the squares below 6\n"
+    # The hook refuses the path before anything runs: nothing computed, nothing written.
+    with pytest.raises(ConfigError, match=r"expected a \.txt file"):
+        mpi_lab.run("wl_saved", backend="serial", mpi=False, output=tmp_path / "sum.csv")
+    with pytest.raises(ConfigError, match="no save hook"):
+        mpi_lab.run("wl_words", backend="serial", mpi=False, output=tmp_path / "words.txt")
+    assert [p.name for p in tmp_path.iterdir()] == ["sum.txt"]
+
+
+@pytest.mark.parametrize(("args", "code", "says"), [
+    (["--output", "sum.csv"], 2, "output 'sum.csv': expected a .txt file"),
+    (["--output", "sum.txt", "--param", "unit='yards'"], 2, "unit: 'yards'"),
+    (["--output", "broken.txt"], 1, "wl_saved: save failed: RuntimeError: disk on fire"),
+], ids=["refused suffix", "bad param", "failing save"])
+def test_a_refused_or_failing_save_is_one_line_and_leaves_no_file(
+        capsys, monkeypatch, tmp_path: Path, args: list[str], code: int, says: str):
+    def on_fire(answer: int, path: Path) -> None:
+        path.write_text("half")
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.chdir(tmp_path)
+    if "broken.txt" in args:
+        monkeypatch.setattr(wl_saved, "save", on_fire)
+    assert cli.main(["run", "wl_saved", *args, "--backend", "serial", "--no-mpi"]) == code
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and says in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_declaration_that_disagrees_with_plan_is_refused():
+    declares = SimpleNamespace(
+        plan=lambda n=3: list(range(n)), kernel=abs, combine=sum,
+        parameters=(Param("n", 4, "Items."),))
+    with pytest.raises(ConfigError, match=r"'n' is declared with default 4.*defaults to 3"):
+        mpi_lab.run(declares, backend="serial", mpi=False)
+    unknown = SimpleNamespace(plan=lambda n=3: list(range(n)), kernel=abs, combine=sum,
+                              parameters=(Param("m", 4),))
+    with pytest.raises(ConfigError, match="declares parameter 'm'"):
+        mpi_lab.run(unknown, backend="serial", mpi=False)
+
+
+def test_bench_asks_the_workload_for_its_sizes():
+    assert matrix.sizes("wl_saved") == {"n": 50, "unit": "one"}
+    assert matrix.sizes("wl_saved", quick=True) == {"n": 5, "unit": "one"}
+    assert matrix.sizes("wl_words") == {}  # nothing declared: plan's own defaults
 
 
 # --- bench --workload -------------------------------------------------------------------------

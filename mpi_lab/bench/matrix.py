@@ -26,17 +26,23 @@ from typing import Any
 
 from mpi_lab import backends
 from mpi_lab.core import env as lab_env
+from mpi_lab.workloads import BUILTIN
+from mpi_lab.workloads.contract import load
+from mpi_lab.workloads.param import defaults
 
-# The built-in workloads as the matrix runs them (the seed's sizes), and the quick matrix's.
-PLANS: dict[str, dict[str, Any]] = {
-    "pi": {"trials": 10_000_000, "kernel": "python"},
-    "fractal": {"height": 4000, "width": 3000, "kernel": "numpy"},
-}
-QUICK_PLANS: dict[str, dict[str, Any]] = {
-    "pi": {"trials": 1_000_000, "kernel": "python"},
-    "fractal": {"height": 1000, "width": 750, "kernel": "numpy"},
-}
-WORKLOADS = tuple(PLANS)
+WORKLOADS = tuple(BUILTIN)
+
+
+def sizes(workload: str, quick: bool = False) -> dict[str, Any]:
+    """The parameters bench runs ``workload`` with, as it declares them: its defaults (the
+    seed's sizes, for the built-ins), and for a quick matrix its ``quick_params`` over them."""
+    found = load(workload)
+    return {**defaults(found.parameters), **(found.quick_params if quick else {})}
+
+
+def all_sizes(quick: bool = False) -> dict[str, dict[str, Any]]:
+    """``sizes`` of every built-in workload."""
+    return {name: sizes(name, quick) for name in WORKLOADS}
 
 
 @dataclass(frozen=True)
@@ -48,13 +54,13 @@ class Settings:
     workers: tuple[int, ...] = (1, 2)
     ranks: tuple[int, ...] = (2, 4)
     repeats: int = 3
-    plans: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(PLANS))
+    plans: dict[str, dict[str, Any]] = field(default_factory=all_sizes)
     timeout: float = 600.0
 
     @classmethod
     def quick(cls) -> Settings:
         """A small matrix: under a minute on 2 cores."""
-        return cls(ranks=(2,), repeats=2, plans=dict(QUICK_PLANS), timeout=120.0)
+        return cls(ranks=(2,), repeats=2, plans=all_sizes(quick=True), timeout=120.0)
 
     def workload_params(self, workload: str) -> dict[str, Any]:
         """The parameters of ``workload``'s plan in this session (none: its defaults)."""

@@ -43,7 +43,7 @@ class Failure(namedtuple("Failure", _FIELDS,
     def message(self) -> str:
         """The exception's message, without its class name."""
         prefix = f"{self.exception}: "
-        return self.cause[len(prefix):] if self.cause.startswith(prefix) else self.cause
+        return self.cause.removeprefix(prefix)
 
     @property
     def where(self) -> str:

@@ -6,15 +6,19 @@ answer from all results in plan order; they never ask which workload it is.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mpi_lab.core.errors import ConfigError, WorkerError
 from mpi_lab.core.kernel_calls import module_of
 from mpi_lab.core.results import SlotLayout
 from mpi_lab.workloads.contract import Layout, Workload, load
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,33 @@ class Job:
     def combine(self, results: list[Any]) -> Any:
         """The answer from every result in plan order; a failing ``combine`` is the
         workload's error (exit 1), named."""
-        try:
+        with self._failing("combine"):
             return self.workload.combined(results, self.params)
+
+    def output_size(self, path: str) -> int | None:
+        """The bytes a file of the answer at ``path`` will need (None: unknown); a
+        ``ConfigError`` if the workload cannot save it there."""
+        return self.workload.output_bytes(path, self.params)
+
+    def save(self, answer: Any, path: Path) -> None:
+        """Write ``answer`` to ``path`` by the workload's ``save``; a failure of the file
+        (``OSError``) goes through, any other is the workload's error (exit 1), named."""
+        with self._failing("save", passing=OSError):
+            self.workload.saved(answer, path, self.params)
+
+    @contextlib.contextmanager
+    def _failing(self, step: str, passing: type[BaseException] | tuple[()] = ()
+                 ) -> Iterator[None]:
+        """An exception in the workload's ``step`` as a ``WorkerError`` naming it, with its
+        traceback (``passing``: exceptions that go through as they are)."""
+        try:
+            yield
+        except passing:
+            raise
         except Exception as exc:
             import traceback
 
-            raise WorkerError(f"{self.name}: combine failed: {type(exc).__name__}: {exc}",
+            raise WorkerError(f"{self.name}: {step} failed: {type(exc).__name__}: {exc}",
                               traceback.format_exc()) from exc
 
     def in_main(self) -> bool:

@@ -51,7 +51,7 @@ class Report:
     seconds: float
     per_rank: list[RankReport]
     backend_why: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)  # what the command adds (a file)
+    extra: dict[str, Any] = field(default_factory=dict)  # what the run adds (the file saved)
 
     @classmethod
     def finished(cls, job: Job, answer: Any, choice: Choice, *, schedule: str | None,

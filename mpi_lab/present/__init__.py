@@ -1,5 +1,6 @@
-"""What a person reads: the text report (``text``), files written atomically (``files``), the
-fractal's image and the speed-up plots (``images``).
+"""What a person reads: the text report (``text``), files written atomically (``files``: a
+run's output, which the workload's ``save`` hook writes, and bench's results), the speed-up
+plots (``images``).
 
 May import: ``mpi_lab.local``, ``mpi_lab.core``.
 """

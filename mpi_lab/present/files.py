@@ -1,4 +1,5 @@
-"""Saving the fractal: ``.npy`` arrays and ``.png`` images, written atomically."""
+"""Files written all or nothing: a run's output (the workload's ``save`` hook writes it) and
+bench's results."""
 
 from __future__ import annotations
 
@@ -6,23 +7,17 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from mpi_lab.core.errors import ConfigError, LabError
 from mpi_lab.core.machine import gigabytes
-
-SUFFIXES = (".npy", ".png")
-PNG_EXTRA = "pip install 'mpi_lab[plot]'"
 
 
 def check_output_path(path: str, nbytes: int | None = None) -> Path:
     """Fail before any computation if ``path`` cannot be written as asked: its folder must
     take a new file (one is made there and removed), and ``nbytes`` if given must fit."""
     target = Path(path)
-    if target.suffix.lower() not in SUFFIXES:
-        raise ConfigError(f"output {path!r}: unknown suffix; use {' or '.join(SUFFIXES)}")
     folder = target.parent
     if not folder.is_dir():
         raise ConfigError(f"output {path!r}: folder {str(folder)!r} does not exist")
@@ -38,11 +33,6 @@ def check_output_path(path: str, nbytes: int | None = None) -> Path:
         if nbytes > free:
             raise ConfigError(f"output {path!r} needs {gigabytes(nbytes)} and {str(folder)!r}"
                               f" has {gigabytes(free)} free")
-    if target.suffix.lower() == ".png":
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ConfigError(f"PNG output needs matplotlib: {PNG_EXTRA}") from None
     return target
 
 
@@ -63,22 +53,14 @@ def atomic_path(target: Path) -> Iterator[Path]:
         temp.unlink(missing_ok=True)
 
 
-def save(pixels: Any, path: str | Path) -> Path:
-    """Write the int32 fractal to ``path`` (.npy array or .png image), all or nothing.
-
-    A failure to write (a full disk, the folder gone) is a ``LabError`` naming the file."""
+def save(write: Callable[[Path], object], path: str | Path) -> Path:
+    """Write ``path`` by ``write(temporary)``, all or nothing: the temporary file is beside
+    ``path``, with its suffix. A failure to write (a full disk, the folder gone) is a
+    ``LabError`` naming the file; whatever else ``write`` raises goes through."""
     target = Path(path)
     try:
         with atomic_path(target) as temp:
-            if target.suffix.lower() == ".png":
-                from mpi_lab.present import images
-
-                images.save_png(pixels, temp)
-            else:
-                import numpy as np
-
-                with temp.open("wb") as stream:
-                    np.save(stream, pixels)
+            write(temp)
     except OSError as exc:
         raise LabError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc
     return target

@@ -6,3 +6,5 @@ imported inside subinterpreters, where NumPy cannot be loaded.
 
 May import: ``mpi_lab.core``.
 """
+
+BUILTIN = {"pi": "mpi_lab.workloads.pi", "fractal": "mpi_lab.workloads.fractal"}

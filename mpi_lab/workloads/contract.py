@@ -6,8 +6,9 @@ The minimum is a module (or an object in a module) with three callables::
     def kernel(item) -> Result                    # a pure function of one item
     def combine(results: list) -> Answer          # the results, in plan order
 
-``combine``, ``show`` and ``needs_numpy`` may also take any of ``plan``'s parameters by name
-(``def combine(results, n=100)``): they get the run's values, defaults filled in.
+``combine``, ``show``, ``needs_numpy``, ``save`` and ``check_output`` may also take any of
+``plan``'s parameters by name (``def combine(results, n=100)``): they get the run's values,
+defaults filled in.
 
 Optional hooks say more (module attributes, or attributes of the object):
 
@@ -27,6 +28,33 @@ Optional hooks say more (module attributes, or attributes of the object):
     describe           answer -> dict: the answer's fields in JSON (default: the answer)
     show               answer -> str: the answer in one line of text (default: repr)
     default_schedule   a schedule's name (``mpi_lab.mpi.schedules``): how ranks share the plan
+    parameters         ``plan``'s parameters, declared once: a sequence of ``Param(name,
+                       default, help, choices=None, type=None)`` (``Param`` is in this module).
+                       ``plan`` takes each, with the same default if it has one (checked as
+                       the workload loads); a ``plan(**params)`` gets its defaults from them.
+                       The built-ins' command-line options are made from them
+    quick_params       a dict: the parameters of a small run, over the declared defaults
+                       (``bench --quick``; bench's full matrix runs the defaults)
+    save               (answer, path) -> None: write the answer to the ``pathlib.Path``
+                       ``path`` (``--output FILE``, ``mpi_lab.run(output=...)``): a temporary
+                       file beside FILE, with its suffix, which replaces FILE only if ``save``
+                       returns; rank 0 saves, after the run
+    check_output       path -> bytes or None: asked on rank 0 before the plan: raise
+                       ``ValueError`` if ``save`` cannot write ``path`` (its suffix, a missing
+                       library), else return the bytes the file will need (None: unknown).
+                       The lab checks too that FILE's folder exists, takes a new file and has
+                       room
+
+For example, a workload whose size is declared once and whose answer can be saved::
+
+    from mpi_lab.workloads.contract import Param
+
+    parameters = (Param("limit", 1_000_000, "Count the primes below this."),)
+    quick_params = {"limit": 100_000}
+
+    def plan(limit): ...                      # its default: the declared one
+    def save(answer, path, limit):            # path: a pathlib.Path
+        path.write_text(f"{answer} primes below {limit}\\n")
 
 ``plan`` checks its parameters (a ``TypeError`` or ``ValueError`` is a bad input, exit 2) and
 may check more before anything is computed, such as the memory the answer will need.
@@ -39,15 +67,16 @@ import importlib
 import inspect
 import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from mpi_lab.core.errors import ConfigError, LabError
+from mpi_lab.workloads import BUILTIN
+from mpi_lab.workloads.param import Param, defaults
 
 REQUIRED = ("plan", "kernel", "combine")
-BUILTIN = {"pi": "mpi_lab.workloads.pi", "fractal": "mpi_lab.workloads.fractal"}
 Layout = tuple[str, int] | tuple[str, int, str]  # (typecode, count[, wire typecode])
 
 
@@ -64,6 +93,10 @@ class Workload:
     describe: Callable[[Any], Any] | None = None
     show: Callable[[Any], str] | None = None
     default_schedule: str = "block"  # a name, checked where a run takes it
+    parameters: tuple[Param, ...] = ()
+    quick_params: Mapping[str, Any] = field(default_factory=dict)
+    save: Callable[..., Any] | None = None
+    check_output: Callable[..., int | None] | None = None
 
     @property
     def kernel_takes_out(self) -> bool:
@@ -84,14 +117,8 @@ class Workload:
         return {**self.defaults(), **given}
 
     def defaults(self) -> dict[str, Any]:
-        """``plan``'s parameters that have defaults, with them."""
-        try:
-            signature = inspect.signature(self.plan)
-        except (TypeError, ValueError):
-            return {}
-        return {name: p.default for name, p in signature.parameters.items()
-                if p.default is not inspect.Parameter.empty
-                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        """The parameters that have defaults, with them: those declared, and ``plan``'s."""
+        return {**defaults(self.parameters), **_plan_defaults(self.plan)}
 
     def make_plan(self, params: dict[str, Any]) -> Sequence[Any]:
         """``plan(**params)``; a plan that rejects its parameters is a bad input (exit 2), named
@@ -161,6 +188,44 @@ class Workload:
         """``combine(results)``, with the parameters it names."""
         return call(self.combine, (results,), params)
 
+    def output_bytes(self, path: str, params: dict[str, Any]) -> int | None:
+        """The bytes a file of the answer at ``path`` will need (None: unknown), as
+        ``check_output`` says; a ``ConfigError`` if the answer cannot be saved there (no
+        ``save`` hook, or ``check_output`` refuses the path)."""
+        from pathlib import Path  # only a run that saves needs it
+
+        self._save_hook()
+        if self.check_output is None:
+            return None
+        try:
+            return call(self.check_output, (Path(path),), params)
+        except ValueError as exc:
+            raise ConfigError(f"output {path!r}: {exc}") from None
+        except Exception as exc:
+            raise LabError(f"{self.name}: check_output() failed: {type(exc).__name__}: {exc}") \
+                from exc
+
+    def saved(self, answer: Any, path: Any, params: dict[str, Any]) -> None:
+        """``save(answer, path)``, with the parameters it names."""
+        call(self._save_hook(), (answer, path), params)
+
+    def _save_hook(self) -> Callable[..., Any]:
+        if self.save is None:
+            raise ConfigError(f"{self.name} cannot save its answer to a file: it has no save"
+                              " hook")
+        return self.save
+
+
+def _plan_defaults(plan: Callable[..., Any]) -> dict[str, Any]:
+    """``plan``'s parameters that have defaults, with them."""
+    try:
+        signature = inspect.signature(plan)
+    except (TypeError, ValueError):
+        return {}
+    return {name: p.default for name, p in signature.parameters.items()
+            if p.default is not inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
 
 def jsonable(value: Any) -> Any:
     """``value`` if JSON can hold it, else its ``repr``."""
@@ -205,6 +270,8 @@ def load(target: Any) -> Workload:
             f" it has no {', '.join(missing)}"
         )
     schedule = getattr(source, "default_schedule", "block")
+    parameters = tuple(getattr(source, "parameters", ()))
+    _check_declared(name, source.plan, parameters)
     return Workload(
         name=name,
         plan=source.plan,
@@ -215,7 +282,31 @@ def load(target: Any) -> Workload:
         describe=getattr(source, "describe", None),
         show=getattr(source, "show", None),
         default_schedule=schedule,
+        parameters=parameters,
+        quick_params=dict(getattr(source, "quick_params", None) or {}),
+        save=getattr(source, "save", None),
+        check_output=getattr(source, "check_output", None),
     )
+
+
+def _check_declared(name: str, plan: Callable[..., Any], parameters: tuple[Any, ...]) -> None:
+    """Each declared parameter is a ``Param`` that ``plan`` takes, with the same default if
+    ``plan`` gives one: the command line and ``plan`` never disagree."""
+    try:
+        accepted = inspect.signature(plan).parameters
+    except (TypeError, ValueError):
+        return
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+    own = _plan_defaults(plan)
+    for param in parameters:
+        if not isinstance(param, Param):
+            raise ConfigError(f"{name}: parameters holds {param!r}, not a Param")
+        if param.name not in accepted and not open_ended:
+            raise ConfigError(f"{name}: it declares parameter {param.name!r}, which plan()"
+                              " does not take")
+        if param.name in own and own[param.name] != param.default:
+            raise ConfigError(f"{name}: parameter {param.name!r} is declared with default"
+                              f" {param.default!r}, but plan() defaults to {own[param.name]!r}")
 
 
 def _resolve(spec: str) -> Any:

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from mpi_lab.core.machine import available_memory, gigabytes
 from mpi_lab.workloads import complex_arith
+from mpi_lab.workloads.param import Param, defaults
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
-DEFAULT_HEIGHT = 4000
-DEFAULT_WIDTH = 3000
-DEFAULT_MAXITER = 20
 # Points per band: a band's complex values and iterates (16 bytes each, twice) stay within L2.
 BAND_POINTS = 65_536
 
@@ -234,9 +234,21 @@ KERNELS = {"numpy": numpy_kernel, "python": python_kernel}
 
 default_schedule = "cyclic"  # rows near the set cost more: deal them out
 
+# The seed's sizes: the command line's options, plan's defaults and bench's full matrix.
+parameters = (
+    Param("height", 4000, "Rows (imaginary -1..0)."),
+    Param("width", 3000, "Columns (real -1.5..0)."),
+    Param("maxiter", 20, "Iterations of z**2 + c."),
+    Param("kernel", "numpy", "NumPy bands (fast) or pure-Python rows (subinterpreters).",
+          choices=tuple(KERNELS)),
+)
+DEFAULTS = defaults(parameters)
+quick_params = {"height": 1000, "width": 750}  # bench --quick
 
-def plan(height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH, maxiter: int = DEFAULT_MAXITER,
-         kernel: str = "numpy", band_rows: int | None = None) -> list[RowBand]:
+
+def plan(height: int = DEFAULTS["height"], width: int = DEFAULTS["width"],
+         maxiter: int = DEFAULTS["maxiter"], kernel: str = DEFAULTS["kernel"],
+         band_rows: int | None = None) -> list[RowBand]:
     """The bands of a ``height`` x ``width`` fractal; fails first if the answer cannot fit in
     this machine's memory (its int32 pixels, and the bands' results as they arrive)."""
     if kernel not in KERNELS:
@@ -283,12 +295,13 @@ def result_layout(band: RowBand) -> tuple[str, ...]:
     return ("i", count, band.wire_typecode) if band.kernel == "numpy" else ("i", count)
 
 
-def needs_numpy(kernel: str = "numpy", **_: object) -> bool:
+def needs_numpy(kernel: str = DEFAULTS["kernel"], **_: object) -> bool:
     """Only the NumPy kernel imports NumPy (the python kernel runs in subinterpreters)."""
     return kernel == "numpy"
 
 
-def combine(results: list, height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH) -> Answer:
+def combine(results: list, height: int = DEFAULTS["height"],
+            width: int = DEFAULTS["width"]) -> Answer:
     """The int32 fractal: every band's pixels, in plan order (row order), in one pass."""
     import numpy as np
 
@@ -312,12 +325,53 @@ def describe(answer: Answer) -> dict[str, Any]:
     }
 
 
-def show(answer: Answer, height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH,
-         maxiter: int = DEFAULT_MAXITER, kernel: str = "numpy", **_: object) -> str:
+def show(answer: Answer, height: int = DEFAULTS["height"], width: int = DEFAULTS["width"],
+         maxiter: int = DEFAULTS["maxiter"], kernel: str = DEFAULTS["kernel"],
+         **_: object) -> str:
     """Size, iterations, sum and the start of the digest, in a line."""
     fields = describe(answer)
     return (f"fractal {height}x{width}, {maxiter} iterations: sum {fields['checksum']},"
             f" sha256 {fields['sha256'][:16]}… (kernel {kernel})")
+
+
+SUFFIXES = (".npy", ".png")
+COLORMAP = "magma"  # perceptually uniform: equal steps in iterations look like equal steps
+
+
+def check_output(path: Path, height: int = DEFAULTS["height"],
+                 width: int = DEFAULTS["width"]) -> int | None:
+    """The bytes a file of the fractal needs (None: a PNG's, unknown); a ValueError if this
+    path cannot be saved: its suffix, or a PNG without matplotlib."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"unknown suffix; use {' or '.join(SUFFIXES)}")
+    if suffix == ".png":
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise ValueError("PNG output needs matplotlib: pip install 'mpi_lab[plot]'")
+        return None
+    return height * width * 4 + 128  # the int32 pixels and the .npy header
+
+
+def save(answer: Answer, path: Path) -> None:
+    """Save the array (.npy) or a coloured image (.png).
+
+    ``path``'s suffix says which (``check_output`` has refused any other)."""
+    if path.suffix.lower() == ".png":
+        save_png(answer.pixels, path)
+        return
+    import numpy as np
+
+    with path.open("wb") as stream:
+        np.save(stream, answer.pixels)
+
+
+def save_png(pixels: np.ndarray, path: Path) -> None:
+    """One image pixel per fractal pixel, coloured by iteration count (matplotlib)."""
+    from matplotlib import image
+
+    image.imsave(path, pixels, cmap=COLORMAP, vmin=0, vmax=max(1, int(pixels.max())), format="png")
 
 
 @dataclass(frozen=True)

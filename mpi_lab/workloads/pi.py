@@ -8,10 +8,9 @@ from functools import partial
 from itertools import repeat
 
 from mpi_lab.core.lazyplan import LazyPlan
+from mpi_lab.workloads.param import Param, defaults
 
 KERNEL_NAMES = ("python", "numpy")
-DEFAULT_TRIALS = 10_000_000
-DEFAULT_BLOCK_SIZE = 100_000
 
 # Every subinterpreter imports this module again: a named tuple, not a dataclass, and no
 # ``typing``, keep each worker's start short.
@@ -108,9 +107,21 @@ def estimate(hits: int, trials: int) -> float:
 
 default_schedule = "block"  # blocks cost the same: contiguous shares are balanced
 
+# The seed's sizes: the command line's options, plan's defaults and bench's full matrix.
+parameters = (
+    Param("trials", 10_000_000, "Random points to draw."),
+    Param("seed", 0, "Seed; block k draws from the generator of (seed, k)."),
+    Param("kernel", "python", "Pure-Python loop (the seed's) or vectorised NumPy.",
+          choices=KERNEL_NAMES),
+    Param("block_size", 100_000,
+          "Trials per work item; hits depend on it, not on backend or workers."),
+)
+DEFAULTS = defaults(parameters)
+quick_params = {"trials": 1_000_000}  # bench --quick
 
-def plan(trials: int = DEFAULT_TRIALS, seed: int = 0, kernel: str = "python",
-         block_size: int = DEFAULT_BLOCK_SIZE) -> LazyPlan:
+
+def plan(trials: int = DEFAULTS["trials"], seed: int = DEFAULTS["seed"],
+         kernel: str = DEFAULTS["kernel"], block_size: int = DEFAULTS["block_size"]) -> LazyPlan:
     """The blocks of a run of ``trials`` draws."""
     return plan_blocks(trials, block_size, seed, kernel)
 
@@ -125,12 +136,12 @@ def result_layout(block: PiBlock) -> tuple[str, int]:
     return ("q", 1)
 
 
-def needs_numpy(kernel: str = "python", **_: object) -> bool:
+def needs_numpy(kernel: str = DEFAULTS["kernel"], **_: object) -> bool:
     """Only the NumPy kernel imports NumPy."""
     return kernel == "numpy"
 
 
-def combine(results: list, trials: int = DEFAULT_TRIALS) -> PiAnswer:
+def combine(results: list, trials: int = DEFAULTS["trials"]) -> PiAnswer:
     """Total hits, and the estimate they give."""
     hits = sum(result[0] for result in results)
     return PiAnswer(hits, estimate(hits, trials))
@@ -141,8 +152,8 @@ def describe(answer: PiAnswer) -> dict:
     return {"hits": answer.hits, "estimate": answer.estimate}
 
 
-def show(answer: PiAnswer, trials: int = DEFAULT_TRIALS, seed: int = 0, kernel: str = "python",
-         block_size: int = DEFAULT_BLOCK_SIZE) -> str:
+def show(answer: PiAnswer, trials: int = DEFAULTS["trials"], seed: int = DEFAULTS["seed"],
+         kernel: str = DEFAULTS["kernel"], block_size: int = DEFAULTS["block_size"]) -> str:
     """The estimate, with what it was drawn from."""
     return (f"pi ~ {answer.estimate:.7f}  ({answer.hits} hits of {trials} trials; seed {seed},"
             f" kernel {kernel}, block size {block_size})")
