@@ -117,13 +117,13 @@ def why_unfit(settings: Settings, workload: str) -> Callable[[str], str]:
         unpicklable = f"its items or kernel cannot be pickled: {type(exc).__name__}: {exc}"
 
     def reason(name: str) -> str:
-        cls = backends.backend_class(name)
-        status = cls.availability()
+        status = backends.availability(name)
         if not status.available:
             return status.reason
-        if numpy and not cls.runs_numpy:
+        flags = backends.flags(name)
+        if numpy and not flags.runs_numpy:
             return "its kernels import NumPy, which cannot load in a subinterpreter"
-        if unpicklable and not cls.in_process:
+        if unpicklable and flags.needs_pickling:
             return unpicklable
         return ""
 
