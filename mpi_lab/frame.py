@@ -60,9 +60,11 @@ class Team(Protocol):
               workers: int, start_method: str | None, slots: PlanSlots | None,
               ) -> tuple[Outcome, Any, Choice]: ...
     def exchange(self, outcome: Outcome) -> list[Outcome]: ...
-    def gather(self, job: Job, results: Any, outcomes: list[Outcome]) -> list[Any]: ...
+    def gather(self, job: Job, plan: Sequence[Any], results: Any, outcomes: list[Outcome],
+               slots: PlanSlots | None) -> list[Any] | None: ...
     def in_plan_order(self, job: Job, plan: Sequence[Any], outcomes: list[Outcome],
-                      results: Any, parts: list[Any], slots: PlanSlots | None) -> Results: ...
+                      results: Any, parts: list[Any] | None,
+                      slots: PlanSlots | None) -> Results: ...
 
 
 class _LocalView:
@@ -114,11 +116,13 @@ class LocalTeam:
     def exchange(self, outcome: Outcome) -> list[Outcome]:
         return [outcome]
 
-    def gather(self, job: Job, results: Any, outcomes: list[Outcome]) -> list[Any]:
+    def gather(self, job: Job, plan: Sequence[Any], results: Any, outcomes: list[Outcome],
+               slots: PlanSlots | None) -> list[Any] | None:
         return []
 
     def in_plan_order(self, job: Job, plan: Sequence[Any], outcomes: list[Outcome],
-                      results: Any, parts: list[Any], slots: PlanSlots | None) -> Results:
+                      results: Any, parts: list[Any] | None,
+                      slots: PlanSlots | None) -> Results:
         return slots.results() if slots is not None and slots.used else results
 
 
@@ -182,7 +186,7 @@ def _run(job: Job, options: RunOptions, team: Team, output: str | None) -> Repor
         outcome, results, used = team.share(job, plan, schedule, choice, workers,
                                             options.start_method, slots)
         outcomes = team.exchange(outcome)
-    parts = team.gather(job, results, outcomes)
+    parts = team.gather(job, plan, results, outcomes, slots)
     # Rank 0's combine may fail: every rank hears of it and raises it.
     answer = team.decide(lambda: job.combine(
         team.in_plan_order(job, plan, outcomes, results, parts, slots)), idle=True)

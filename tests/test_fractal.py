@@ -56,6 +56,70 @@ def test_json_fields_describe_the_array():
     assert fields["sha256"] == hashlib.sha256(seed_fractal(31, 17, 20).tobytes()).hexdigest()
 
 
+def test_sha256_reads_the_pixels_where_they_are():
+    import hashlib
+    import tracemalloc
+
+    pixels = seed_fractal(600, 500, 20)
+    tracemalloc.start()
+    try:
+        fields = fractal.describe(fractal.Answer(pixels))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < pixels.nbytes / 10  # the sum is buffered; nothing copies the image
+    assert fields["sha256"] == hashlib.sha256(pixels.tobytes()).hexdigest()
+    view = pixels[::-1, 1::2]  # not contiguous: hashed a few rows at a time, the same bytes
+    assert fractal.sha256(view) == hashlib.sha256(view.tobytes()).hexdigest()
+
+
+def _traced_peak(height: int, backend: str) -> int:
+    """Peak bytes NumPy and Python allocate in this process for a run and its JSON."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        # Full bands only: the worker's kernel workspace is the same at either height. One
+        # worker: results come in order, none waits in the pool for an earlier one to be taken
+        # (with more, up to ``ahead`` of them may).
+        report = mpi_lab.run(fractal_job(height=height, width=1000, band_rows=20),
+                             backend=backend, workers=1, mpi=False)
+        report.to_dict()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("backend", ["serial", "thread-pool", "process-pool", "shared-memory"])
+def test_a_run_holds_its_image_once(backend: str):
+    # The memory 2000 more rows cost, over their int32 pixels: what the workers and the run
+    # need whatever the size cancels out; a copy of the image (or of the rows in their wire
+    # type, held before they are placed) would add 1 (or 1/4).
+    if not backends.availability(backend).available:
+        pytest.skip(backends.availability(backend).reason)
+    _traced_peak(200, backend)  # the main thread's kernel workspace is made once, here
+    grown = _traced_peak(2200, backend) - _traced_peak(200, backend)
+    assert grown / (2000 * 1000 * 4) < 1.1
+
+
+@pytest.mark.parametrize("limit", [1, 5, 7, 100])
+@pytest.mark.parametrize("extra", [0, 2])  # rounds another rank with more bytes needs
+def test_gather_rounds_take_every_result_once_in_order(limit: int, extra: int):
+    import itertools
+
+    from mpi_lab.core.results import rounds
+
+    sizes = [3, 0, 4, 4, 1, 9, 2, 0]
+    count = -(-sum(sizes) // limit) + extra
+    bounds = rounds(sizes, count, limit)
+    assert len(bounds) == count + 1
+    assert bounds[0] == 0
+    assert bounds[-1] == len(sizes)
+    assert bounds == sorted(bounds)
+    for first, last in itertools.pairwise(bounds):
+        assert sum(sizes[first:last]) < limit + max(sizes)
+
+
 def test_python_arithmetic_matches_numpy_here():
     arith = complex_arith.detect_numpy_arith()
     assert arith is not None, "NumPy's complex formulas here are not reproduced by the python kernel"

@@ -73,6 +73,23 @@ def test_fractal_with_worker_processes_equals_seed(comm, schedule: str):
                                                        seed_fractal(57, 31, 300))))
 
 
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("backend", ["thread-pool", "process-pool"])
+def test_results_gathered_in_many_small_rounds_are_whole(comm, monkeypatch, schedule: str,
+                                                         backend: str):
+    # Rounds of a few hundred bytes: each band crosses in a round of its own or with others,
+    # into rank 0's slots (fractal) or into one buffer (pi: no slots).
+    monkeypatch.setattr(coordinator, "GATHER_ROUND_BYTES", 300)
+    job = fractal_job(height=57, width=31, maxiter=300, band_rows=3)
+    report = mpi_lab.run(job, backend=backend, workers=1, schedule=schedule, mpi=True)
+    assert shared(comm, bool(report and np.array_equal(report.answer.pixels,
+                                                       seed_fractal(57, 31, 300))))
+    pi = pi_job(trials=23_457, block_size=1_000, seed=11)
+    report = mpi_lab.run(pi, backend=backend, workers=1, schedule=schedule, mpi=True)
+    hits = shared(comm, report.answer.hits if report else None)
+    assert hits == mpi_lab.run(pi, backend="serial", workers=1, mpi=False).answer.hits
+
+
 def test_python_kernel_in_interpreter_pool_per_rank(comm):
     if "interpreter-pool" not in RANK_BACKENDS:
         pytest.skip(backends.availability("interpreter-pool").reason)

@@ -14,6 +14,10 @@ Kernel = Callable[[Any], Any]
 Layout = Callable[[Any], tuple[str, int]]
 # Called with a count of items whose results are in, from any thread (progress, deadlines).
 Done = Callable[[int], None]
+# Called in the calling thread with an item and its result as the result comes in (threads'
+# once they are all in); what it returns stands for the result: results copied to their final
+# places on arrival are not all held until the map ends.
+Place = Callable[[Any, Any], Any]
 # Items a backend takes ahead of the results it has collected: enough to keep every worker
 # busy and to hand a usual plan out at once (refilling item by item wakes the main thread, and
 # with thread workers costs GIL hand-offs), few enough that a plan of any size costs constant
@@ -102,8 +106,9 @@ class Backend(ABC):
 
     @abstractmethod
     def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
-            layout: Layout | None = None) -> list[Any]:
+            layout: Layout | None = None, place: Place | None = None) -> list[Any]:
         """Apply ``kernel`` to every item, in order, taking ``items`` as it goes (never more
         than ``ahead`` unfinished); call ``done`` as results come in; raise the first failure.
         ``layout``, where given, says each result's type and size (shared memory uses it).
+        ``place``, where given, takes each result as it comes in (``Place``).
         """

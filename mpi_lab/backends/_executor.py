@@ -9,7 +9,7 @@ from concurrent.futures import BrokenExecutor, Executor, Future
 from itertools import islice
 from typing import Any
 
-from mpi_lab.backends._base import Backend, Done, Kernel, Layout, no_progress
+from mpi_lab.backends._base import Backend, Done, Kernel, Layout, Place, no_progress
 from mpi_lab.core.errors import ItemNotSent, KernelFailed
 
 # Seconds a wait for the oldest result lasts before the others are looked at for a failure: no
@@ -26,9 +26,10 @@ def _first_failure(pending: Iterable[tuple[Any, Future[Any]]]) -> tuple[Any, Fut
 
 
 def stream(start: Callable[[Any], Future[Any]], items: Iterable[Any], ahead: int,
-           done: Done = no_progress) -> list[Any]:
+           done: Done = no_progress, place: Place | None = None) -> list[Any]:
     """Results of ``start(item)`` for every item, in order, with at most ``ahead`` futures
-    unfinished: items are taken from ``items`` only as results come in.
+    unfinished: items are taken from ``items`` only as results come in; ``place`` takes each
+    one as it is collected.
 
     A failure is raised soon after it happens, whichever item it is (not once the items
     before it are done: ``FAILURES_EVERY``); an exception that did not come from the kernel
@@ -51,12 +52,13 @@ def stream(start: Callable[[Any], Future[Any]], items: Iterable[Any], ahead: int
     while pending:
         item, head = pending[0]
         try:
-            results.append(_result(item, head, FAILURES_EVERY))
+            result = _result(item, head, FAILURES_EVERY)
         except TimeoutError:
             if (failed := _first_failure(pending)) is not None:
                 _result(*failed)  # raises it
             continue  # the oldest is still running: wait for it again
         pending.popleft()
+        results.append(result if place is None else place(item, result))
         done(1)
         for item in islice(source, 1):
             begin(item)
@@ -115,5 +117,5 @@ class ExecutorBackend(Backend):
         return self._executor.submit(fn, *args)
 
     def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
-            layout: Layout | None = None) -> list[Any]:
-        return stream(lambda item: self.submit(kernel, item), items, self.ahead, done)
+            layout: Layout | None = None, place: Place | None = None) -> list[Any]:
+        return stream(lambda item: self.submit(kernel, item), items, self.ahead, done, place)

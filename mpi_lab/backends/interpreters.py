@@ -12,11 +12,11 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mpi_lab.backends import _subinterpreters
-from mpi_lab.backends._base import Availability, Backend, Done, Kernel, Layout, no_progress
+from mpi_lab.backends._base import Availability, Backend, Done, Kernel, Layout, Place, no_progress
 from mpi_lab.core.errors import ItemNotSent, KernelFailed, RunEnded
 from mpi_lab.core.failures import Failure
 from mpi_lab.core.kernel_calls import one_line
@@ -37,7 +37,7 @@ class InterpretersBackend(Backend):
         return _subinterpreters.check(lambda: _subinterpreters.interpreters_module().create_queue)
 
     def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
-            layout: Layout | None = None) -> list[Any]:
+            layout: Layout | None = None, place: Place | None = None) -> list[Any]:
         api = _subinterpreters.interpreters_module()
         tasks, results = api.create_queue(), api.create_queue()
         source = iter(enumerate(items))
@@ -65,7 +65,8 @@ class InterpretersBackend(Backend):
             failed = True
             try:
                 collected = self._collect(results, handed, lambda: self._hand_out(
-                    tasks, kernel, source, 1), done)
+                    tasks, kernel, source, 1), done,
+                    None if place is None else lambda index, value: place(items[index], value))
                 failed = False
                 return collected
             except BaseException as exc:
@@ -103,15 +104,17 @@ class InterpretersBackend(Backend):
         return handed
 
     @staticmethod
-    def _collect(results: Any, handed: int, more: Any, done: Done) -> list[Any]:
-        """Results in item order; each one collected lets ``more`` hand out another item."""
+    def _collect(results: Any, handed: int, more: Any, done: Done,
+                 place: Callable[[int, Any], Any] | None = None) -> list[Any]:
+        """Results in item order; each one collected lets ``more`` hand out another item;
+        ``place`` (item's index, result) takes each as it comes."""
         values: dict[int, Any] = {}
         collected = 0
         while collected < handed:
             index, ok, value = results.get()
             if not ok:
                 raise value
-            values[index] = value
+            values[index] = value if place is None else place(index, value)
             collected += 1
             done(1)
             handed += more()

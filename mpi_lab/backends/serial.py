@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mpi_lab.backends._base import Backend, Done, Kernel, Layout, no_progress
+from mpi_lab.backends._base import Backend, Done, Kernel, Layout, Place, no_progress
 
 
 class SerialBackend(Backend):
@@ -16,9 +16,10 @@ class SerialBackend(Backend):
         super().__init__(1)  # one worker, whatever was asked: the loop is the main thread
 
     def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
-            layout: Layout | None = None) -> list[Any]:
+            layout: Layout | None = None, place: Place | None = None) -> list[Any]:
         results = []
         for item in items:
-            results.append(kernel(item))
+            result = kernel(item)
+            results.append(result if place is None else place(item, result))
             done(1)
         return results

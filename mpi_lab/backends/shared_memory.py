@@ -26,7 +26,7 @@ from multiprocessing import resource_tracker, shared_memory
 from pathlib import Path
 from typing import Any
 
-from mpi_lab.backends._base import Done, Kernel, Layout, no_progress
+from mpi_lab.backends._base import Done, Kernel, Layout, Place, no_progress
 from mpi_lab.backends._executor import stream
 from mpi_lab.backends.process_pool import ProcessPoolBackend
 from mpi_lab.core.errors import ItemNotSent
@@ -105,17 +105,17 @@ class SharedMemoryBackend(ProcessPoolBackend):
     places_laid_out_results = True
 
     def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
-            layout: Layout | None = None) -> list[Any]:
+            layout: Layout | None = None, place: Place | None = None) -> list[Any]:
         if layout is None:
-            return super().map(kernel, items, done)
+            return super().map(kernel, items, done, place=place)
         results: list[Any] = []
         source = iter(items)
         while window := list(itertools.islice(source, self.ahead)):
-            results.extend(self._map_window(kernel, window, done, layout))
+            results.extend(self._map_window(kernel, window, done, layout, place))
         return results
 
     def _map_window(self, kernel: Kernel, window: list[Any], done: Done,
-                    layout: Layout) -> list[Any]:
+                    layout: Layout, place: Place | None) -> list[Any]:
         from mpi_lab.core.results import places
 
         layouts = [layout(item) for item in window]
@@ -127,6 +127,12 @@ class SharedMemoryBackend(ProcessPoolBackend):
                        zip(slots, layouts, window, strict=True), len(window), done)
             except ItemNotSent as exc:  # name the item, not its slot
                 raise ItemNotSent(exc.item[2], exc.cause) from exc.cause
-            # copied: nothing refers to the block once the window is read
-            return [memoryview(bytes(block.buf[start : start + size])).cast(typecode)
-                    for typecode, start, size in slots]
+            if place is None:  # copied: nothing refers to the block once the window is read
+                return [memoryview(bytes(block.buf[start : start + size])).cast(typecode)
+                        for typecode, start, size in slots]
+            kept = []
+            for (typecode, start, size), item in zip(slots, window, strict=True):
+                # ``place`` copies the result out (the block cannot close while it is seen)
+                with block.buf[start : start + size] as raw, raw.cast(typecode) as result:
+                    kept.append(place(item, result))
+            return kept

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from mpi_lab.backends._base import Backend, Done, Kernel, Layout, no_progress
+from mpi_lab.backends._base import Backend, Done, Kernel, Layout, Place, no_progress
 
 _STOP = None  # one per worker, after the items
 
@@ -17,7 +17,7 @@ class ThreadsBackend(Backend):
     summary = "threading.Thread workers fed by a queue.Queue (GIL-bound for pure Python)"
 
     def map(self, kernel: Kernel, items: Sequence[Any], done: Done = no_progress,
-            layout: Layout | None = None) -> list[Any]:
+            layout: Layout | None = None, place: Place | None = None) -> list[Any]:
         # Bounded: the main thread hands items out only as fast as the workers take them.
         todo: queue.Queue[tuple[int, Any] | None] = queue.Queue(maxsize=self.ahead)
         results: dict[int, Any] = {}
@@ -67,7 +67,9 @@ class ThreadsBackend(Backend):
         over.wait()
         if failures:
             raise failures[0]
-        return [results[index] for index in range(count)]
+        if place is None:
+            return [results[index] for index in range(count)]
+        return [place(items[index], results.pop(index)) for index in range(count)]
 
 
 def _discard(todo: queue.Queue[Any]) -> None:

@@ -8,6 +8,8 @@ memory, ``Gatherv`` and ``combine`` then need no pickling, and no NumPy (subinte
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import struct
 from array import array
 from collections.abc import Iterable, Sequence
@@ -122,6 +124,14 @@ def results(values: Iterable[Any], typecode: str | None,
 def pack(views: Sequence[memoryview]) -> bytes:
     """Laid-out results back to back, as bytes: a rank's part for ``Gatherv``."""
     return b"".join(view.cast("B") for view in views)
+
+
+def rounds(sizes: Sequence[int], count: int, limit: int) -> list[int]:
+    """Results of these byte ``sizes``, back to back, sent in ``count`` rounds of about
+    ``limit`` bytes: the index of each round's first result, then ``len(sizes)``. A result
+    goes in the round its first byte falls in (a round is under ``limit`` and one result)."""
+    starts = list(itertools.accumulate(sizes, initial=0))[:-1]
+    return [*(bisect.bisect_left(starts, k * limit) for k in range(count)), len(sizes)]
 
 
 def unpack(raw: memoryview, layouts: Iterable[Layout]) -> list[memoryview]:

@@ -96,14 +96,17 @@ def carry_mode(pool: Backend, job: Job, travelling: bool) -> str | None:
 
 def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
               into: dict[int, memoryview] | None = None, travelling: bool = False,
-              window: Window = contextlib.nullcontext, among_ranks: bool = False) -> list[Any]:
+              window: Window = contextlib.nullcontext, among_ranks: bool = False,
+              arriving: PlanSlots | None = None) -> list[Any]:
     """``pool.map`` of the kernel over ``tasks``, each failure one error naming its item; the
     results are counted on this process's progress meter, and typed if the workload declares
     their layout (pickled bytes, for results that go on to rank 0 without one). ``into``: each
-    item's slot, which the kernel writes its result into (in-process workers). ``window``:
-    entered around the map, where a peer rank's failure may stop it. ``among_ranks``: the
-    results stay here, but any item could have fallen to another rank: they must be able to
-    travel all the same (so a run fails alike whichever rank an item falls to)."""
+    item's slot, which the kernel writes its result into (in-process workers). ``arriving``:
+    the slots that laid-out results from worker processes are copied into as they come (so
+    they are not all held at once). ``window``: entered around the map, where a peer rank's
+    failure may stop it. ``among_ranks``: the results stay here, but any item could have
+    fallen to another rank: they must be able to travel all the same (so a run fails alike
+    whichever rank an item falls to)."""
     if not tasks:
         return []
     meter = lab_progress.current()
@@ -114,11 +117,20 @@ def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
     layout = job.slot_layout(travelling or not pool.in_process)
     mode = None if into is not None else carry_mode(pool, job, travelling or among_ranks)
     kernel = Guarded(kernel.kernel, kernel.paths, into, mode, layout if mode == "typed" else None)
+    place = None
+    if arriving is not None and layout is not None and not pool.in_process:
+        def place(task: tuple[int, Any], value: Any) -> memoryview:
+            index, item = task
+            return arriving.put(index, memoryview(value).cast(layout(item)[0])
+                                if mode == "typed" else value)
     try:
         with window():
             values = pool.map(kernel, tasks, meter.advance,
-                              layout=None if layout is None else lambda task: layout(task[1]))
-        if mode == "typed":
+                              layout=None if layout is None else lambda task: layout(task[1]),
+                              place=place)
+        if place is not None:
+            pass  # each one is in its slot already
+        elif mode == "typed":
             values = [memoryview(raw).cast(layout(item)[0])  # type: ignore[misc]
                       for (_, item), raw in zip(tasks, values, strict=True)]
         elif mode == "pickle" and not travelling:
@@ -226,7 +238,8 @@ def run_share(job: Job, chunks: Iterable[Chunk], choice: backends.Choice, worker
 
     Where the kernel can write in place and the workers share this process, results go
     into ``plan_slots`` (the whole plan's, for results that stay here), or else each
-    chunk's back to back into a buffer. ``travelling``: the results go to another rank, in
+    chunk's back to back into a buffer; results from worker processes are copied into
+    ``plan_slots`` as they arrive. ``travelling``: the results go to another rank, in
     the layout's wire typecode if it has one.
     """
     started = time.perf_counter()
@@ -257,7 +270,7 @@ def run_share(job: Job, chunks: Iterable[Chunk], choice: backends.Choice, worker
                         into = plan_slots.slots(indices) if plan_slots is not None else \
                             back_to_back(job.slot_layout(travelling), tasks, numpy)
                     values.extend(map_items(pool, kernel, tasks, job, into, travelling, window,
-                                            among_ranks))
+                                            among_ranks, arriving=plan_slots))
                     break
                 except NotInSubinterpreter as refused:
                     choice = _without_subinterpreters(job, pool, choice, refused, start_method)

@@ -69,8 +69,9 @@ class PlanSlots:
     def slots(self, indices: Iterable[int]) -> dict[int, memoryview]:
         return {index: self.slot(index) for index in indices}
 
-    def put(self, index: int, view: memoryview) -> None:
-        """Copy a result that came from elsewhere (maybe in a narrower type) into its slot."""
+    def put(self, index: int, view: memoryview) -> memoryview:
+        """Copy a result that came from elsewhere (maybe in a narrower type) into its slot;
+        the slot."""
         slot = self.slot(index)
         if view.format == slot.format:
             slot[:] = view
@@ -80,6 +81,7 @@ class PlanSlots:
             np.asarray(slot)[:] = np.asarray(view)
         else:
             slot[:] = memoryview(array(slot.format, view))
+        return slot
 
     def results(self) -> Results:
         """Every slot, in plan order, as ``combine`` gets them; ``whole`` when they share a

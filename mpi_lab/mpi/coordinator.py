@@ -33,8 +33,8 @@ from mpi_lab.core.errors import (
 from mpi_lab.core.failures import Failure
 from mpi_lab.core.kernel_calls import unpickled
 from mpi_lab.core.machine import local_cores
-from mpi_lab.core.protocol import ROOT
-from mpi_lab.core.results import Results, in_plan_order, pack, unpack
+from mpi_lab.core.protocol import GATHER_ROUND_BYTES, ROOT
+from mpi_lab.core.results import Results, in_plan_order, nbytes, pack, rounds, unpack
 from mpi_lab.core.results import results as typed_results
 from mpi_lab.endings import interrupts, lifeline
 from mpi_lab.local.jobs import Job
@@ -270,41 +270,100 @@ class RankTeam:
 
     # -- results ----------------------------------------------------------------------------
 
-    def gather(self, job: Job, results: Results | list[Any],
-               outcomes: list[Outcome]) -> list[Any]:
+    def gather(self, job: Job, plan: Sequence[Any], results: Results | list[Any],
+               outcomes: list[Outcome], slots: PlanSlots | None) -> list[Any] | None:
         """The other ranks' results on rank 0 (rank 0's own stay where they are): with a
-        layout, their bytes back to back by ``Gatherv`` into one buffer, else their pickles."""
+        layout, their bytes by ``Gatherv`` in rounds (``GATHER_ROUND_BYTES``), each round's
+        copied into ``slots`` (None returned: every result is in its slot), or without slots
+        received into one buffer for them all, a part per rank; else their pickles."""
         comm = self.comm
         if job.layout is None:
             return comm.gather(None if self.rank == ROOT else list(results), root=ROOT) or []
+        limit = max(1, GATHER_ROUND_BYTES // max(1, self.size - 1))
+        # Every rank knows every rank's bytes (the outcomes): all make the same rounds.
+        count = max(1, -(-max((o.nbytes for o in outcomes[1:]), default=0) // limit))
+        if self.rank != ROOT:
+            self._send_rounds(list(results), count, limit)
+            return []
+        return _receive_rounds(self.comm, job, plan, outcomes, slots, count, limit)
+
+    def _send_rounds(self, views: list[memoryview], count: int, limit: int) -> None:
+        """This rank's laid-out results to rank 0, in ``count`` rounds."""
         from mpi4py import MPI
 
-        if self.rank != ROOT:
-            # Results written in place are one buffer already: sent as they are.
-            sending = one_buffer(results)
-            sending = sending if sending is not None else pack(results)
-            comm.Gatherv([sending, MPI.BYTE], None, root=ROOT)
-            return []
-        counts = [0, *(o.nbytes for o in outcomes[1:])]
-        view = buffer(sum(counts), job.uses_numpy())
-        comm.Gatherv([bytearray(0), MPI.BYTE], [view, counts, MPI.BYTE], root=ROOT)
-        bounds = list(itertools.accumulate(counts, initial=0))
-        return [view[bounds[r] : bounds[r + 1]] for r in range(len(counts))]
+        sizes = [view.nbytes for view in views]
+        bounds = rounds(sizes, count, limit)
+        offsets = list(itertools.accumulate(sizes, initial=0))
+        whole = one_buffer(views)  # results written in place: sent as they are
+        for first, last in itertools.pairwise(bounds):
+            sending = (whole[offsets[first] : offsets[last]] if whole is not None
+                       else pack(views[first:last]))
+            self.comm.Gatherv([sending, MPI.BYTE], None, root=ROOT)
 
     def in_plan_order(self, job: Job, plan: Sequence[Any], outcomes: list[Outcome],
-                      results: Results | list[Any], parts: list[Any],
+                      results: Results | list[Any], parts: list[Any] | None,
                       slots: PlanSlots | None) -> Results:
         """On rank 0: every rank's results, in plan order."""
         return _in_plan_order(job, plan, outcomes, results, parts, slots)
 
 
-def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome],
-                   results: Results | list[Any], parts: list[Any],
-                   slots: PlanSlots | None) -> Results:
-    """Every rank's results, in plan order (on rank 0): its own, and the others' parts (put
-    in their slots, where rank 0 wrote its own in place; loaded from their pickles)."""
+def _receive_rounds(comm: Any, job: Job, plan: Sequence[Any], outcomes: list[Outcome],
+                    slots: PlanSlots | None, count: int, limit: int) -> list[Any] | None:
+    """On rank 0: the ranks' laid-out results, ``count`` rounds of ``Gatherv``, into their
+    ``slots`` through one round's buffer (None returned), or without slots into one buffer
+    (a part per rank). A failure to place one is raised once every round is in."""
+    from mpi4py import MPI
+
     layout = job.slot_layout(travelling=True)
-    others = []
+    indices = [[index for span in o.ranges for index in span] if rank else []
+               for rank, o in enumerate(outcomes)]
+    layouts = [[layout(plan[index]) for index in ranked] for ranked in indices]  # type: ignore[misc]
+    sizes = [[nbytes(one) for one in ranked] for ranked in layouts]
+    bounds = [rounds(ranked, count, limit) for ranked in sizes]
+    offsets = [list(itertools.accumulate(ranked, initial=0)) for ranked in sizes]
+    ranks = range(len(outcomes))
+    counts = [[offsets[r][bounds[r][k + 1]] - offsets[r][bounds[r][k]] for r in ranks]
+              for k in range(count)]
+    if slots is None:
+        starts = list(itertools.accumulate((o[-1] for o in offsets), initial=0))
+        whole = buffer(starts[-1], job.uses_numpy())
+        for k in range(count):
+            displacements = [starts[r] + offsets[r][bounds[r][k]] for r in ranks]
+            comm.Gatherv([bytearray(0), MPI.BYTE], [whole, counts[k], displacements, MPI.BYTE],
+                         root=ROOT)
+        return [whole[starts[r] : starts[r + 1]] for r in ranks]
+    staging = buffer(max(sum(sent) for sent in counts), job.uses_numpy())
+    failure: Exception | None = None
+    for k in range(count):
+        comm.Gatherv([bytearray(0), MPI.BYTE], [staging, counts[k], MPI.BYTE], root=ROOT)
+        at = 0
+        for r in ranks:
+            part, at = staging[at : at + counts[k][r]], at + counts[k][r]
+            first, last = bounds[r][k], bounds[r][k + 1]
+            if failure is not None:
+                continue  # the rounds go on: the other ranks are in them
+            try:
+                for index, view in zip(indices[r][first:last],
+                                       unpack(part, layouts[r][first:last]), strict=True):
+                    slots.put(index, view)
+            except Exception as exc:  # noqa: BLE001 - raised once the rounds are over
+                failure = exc
+    if failure is not None:
+        raise failure
+    return None
+
+
+def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome],
+                   results: Results | list[Any], parts: list[Any] | None,
+                   slots: PlanSlots | None) -> Results:
+    """Every rank's results, in plan order (on rank 0): its own, and the others' parts (typed
+    views of the bytes they sent; loaded from their pickles); ``parts`` None: every result
+    is in its slot already (``gather`` put the others' there)."""
+
+    if parts is None and slots is not None:
+        return slots.results()
+    layout = job.slot_layout(travelling=True)
+    pieces = [(outcomes[0].ranges, results)]
     for rank, (other, part) in enumerate(zip(outcomes[1:], parts[1:], strict=True), start=1):
         indices = [index for indices in other.ranges for index in indices]
         try:
@@ -315,13 +374,7 @@ def _in_plan_order(job: Job, plan: Sequence[Any], outcomes: list[Outcome],
                         for index, raw in zip(indices, part, strict=True)]
         except KernelFailed as exc:
             raise failed_error(exc.failure.at(rank, outcomes[rank].host)) from None
-        others.append((other.ranges, indices, part))
-    if slots is not None and slots.used:
-        for _, indices, views in others:
-            for index, view in zip(indices, views, strict=True):
-                slots.put(index, view)
-        return slots.results()
-    pieces = [(outcomes[0].ranges, results), *((ranges, part) for ranges, _, part in others)]
+        pieces.append((other.ranges, part))
     placed = in_plan_order(len(plan), pieces)
     return typed_results(placed, typecode(job, plan[0] if len(plan) else None))
 
