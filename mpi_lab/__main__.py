@@ -5,7 +5,7 @@ import sys
 import threading
 
 from mpi_lab.cli import main, run_ended
-from mpi_lab.mpi.exits import guarded
+from mpi_lab.mpi.abort_rule import guarded
 
 
 def _kernels_still_running() -> bool:

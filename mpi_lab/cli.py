@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mpi_lab import backends
-from mpi_lab.core import env
 from mpi_lab.core.errors import INTERRUPTED_EXIT, ConfigError, LabError, RunEnded
 from mpi_lab.core.protocol import ROOT
 from mpi_lab.endings.interrupts import signals_end_the_run
 from mpi_lab.mpi import comm, schedules
-from mpi_lab.mpi.exits import finish
+from mpi_lab.mpi.abort_rule import finish
 from mpi_lab.workloads import BUILTIN
 
 if TYPE_CHECKING:
@@ -348,6 +347,8 @@ def _run(spec: str, params: dict[str, Any] | tuple[str, ...], run: dict[str, Any
     if report is None:
         return  # not rank 0: rank 0 reports for everyone
     _print(report, run["as_json"])
+    from mpi_lab.core import env  # here: --help need not find it (benchmarks/lazy_imports.py)
+
     if done := env.read(env.DONE_FILE):
         # For supervisors (scripts/hosts): proof that rank 0 finished, since mpiexec itself can
         # exit 0 after losing a host.

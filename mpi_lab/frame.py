@@ -32,13 +32,14 @@ from mpi_lab.local.jobs import Job
 from mpi_lab.local.report import Report
 from mpi_lab.local.runner import plan_slots, resolve, run_share
 from mpi_lab.local.slots import PlanSlots
-from mpi_lab.mpi import schedules, watchdog
+from mpi_lab.mpi import schedules
 from mpi_lab.mpi.outcome import Outcome, succeeded
 from mpi_lab.options import RunOptions
 from mpi_lab.progress import live_line
 from mpi_lab.progress import meter as lab_progress
 
 T = TypeVar("T")
+Backstop = Callable[[float], contextlib.AbstractContextManager[Any]]
 
 
 class Team(Protocol):
@@ -140,7 +141,7 @@ def run(job: Job, options: RunOptions, *, output: str | None = None) -> Report |
         )
     interrupts.end_scripts_alike()
     mpi = use_mpi(options.mpi)
-    with interrupts.run_ends(options.deadline, env_rank() if mpi else ROOT, watchdog.backstop):
+    with interrupts.run_ends(options.deadline, env_rank() if mpi else ROOT, _backstop(options)):
         team: Team
         if mpi:
             from mpi_lab.mpi import coordinator, exits
@@ -154,6 +155,15 @@ def run(job: Job, options: RunOptions, *, output: str | None = None) -> Report |
                 exits.mark_broken(f"an earlier run ended early ({ended.line})")
                 raise
         return _run(job, options, LocalTeam(), output)
+
+
+def _backstop(options: RunOptions) -> Backstop | None:
+    """The deadline's backstop, which can end an MPI job (loaded only for a deadline)."""
+    if options.deadline is None:
+        return None
+    from mpi_lab.mpi import watchdog
+
+    return watchdog.backstop
 
 
 def _schedule(job: Job, options: RunOptions) -> str:

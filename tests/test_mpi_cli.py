@@ -97,7 +97,7 @@ def test_unhandled_error_on_one_rank_aborts_the_job(tmp_path: Path):
     script.write_text(
         "import sys\n"
         "from mpi_lab.mpi import comm\n"
-        "from mpi_lab.mpi.exits import guarded\n"
+        "from mpi_lab.mpi.abort_rule import guarded\n"
         "world = comm.world()\n"
         "def main():\n"
         "    if world.Get_rank() == 1:\n"

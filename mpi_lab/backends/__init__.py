@@ -31,18 +31,30 @@ def __getattr__(name: str) -> Any:
         return getattr(_base, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-class Flags(NamedTuple):
-    """What a backend can do, as its class declares it."""
+class Flags:
+    """What a backend can do, as its registration line declares it. (A plain class: a named
+    tuple's making would cost every ``python -m mpi_lab`` its start-up.)"""
 
-    in_process: bool  # workers share this process: nothing pickled, in-place writes
-    subinterpreters: bool  # workers are subinterpreters: pure-Python kernels only
-    runs_numpy: bool  # kernels may import NumPy
-    starts_processes: bool  # workers are processes, started by a start method
+    __slots__ = ("in_process", "runs_numpy", "starts_processes", "subinterpreters")
+    NAMES = ("in_process", "subinterpreters", "runs_numpy", "starts_processes")
+
+    def __init__(self, *, in_process: bool, subinterpreters: bool, runs_numpy: bool,
+                 starts_processes: bool) -> None:
+        self.in_process = in_process  # workers share this process: nothing pickled, in place
+        self.subinterpreters = subinterpreters  # workers are subinterpreters: pure Python only
+        self.runs_numpy = runs_numpy  # kernels may import NumPy
+        self.starts_processes = starts_processes  # workers are processes: a start method
 
     @property
     def needs_pickling(self) -> bool:
         """Items and results cross to another interpreter or process."""
         return not self.in_process
+
+    def items(self) -> list[tuple[str, bool]]:
+        return [(name, getattr(self, name)) for name in self.NAMES]
+
+    def __repr__(self) -> str:
+        return f"Flags({', '.join(f'{name}={value}' for name, value in self.items())})"
 
 
 IN_PROCESS = Flags(in_process=True, subinterpreters=False, runs_numpy=True,
@@ -73,7 +85,7 @@ def backend_class(name: str) -> type[Backend]:
         raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(CHOICES)}")
     module, cls, declared = _REGISTRY[name]
     backend: type[Backend] = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
-    for flag, value in declared._asdict().items():
+    for flag, value in declared.items():
         setattr(backend, flag, value)  # the class answers as its registration line says
     return backend
 

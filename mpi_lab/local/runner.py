@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from mpi_lab import backends
 from mpi_lab.backends._base import Backend  # every run needs it: loaded before the clock
-from mpi_lab.core import faults
+from mpi_lab.core import env
 from mpi_lab.core.errors import (
     ConfigError,
     ItemNotSent,
@@ -216,7 +216,12 @@ def _check_sendable(job: Job, pool: Backend, kernel: Guarded) -> None:
 def rank_kernel(job: Job, rank: int = 0) -> Guarded:
     """The job's kernel as this rank runs it: guarded, reachable from every worker, and
     faulty if a test asked for that."""
-    return Guarded(faults.inject(job.kernel, rank), import_paths(job.kernel))
+    kernel = job.kernel
+    if env.read(env.FAULT):  # only the tests ask: a plain run does not load the module
+        from mpi_lab.core import faults
+
+        kernel = faults.inject(kernel, rank)
+    return Guarded(kernel, import_paths(job.kernel))
 
 
 class Share(NamedTuple):

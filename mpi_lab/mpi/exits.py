@@ -1,8 +1,7 @@
-"""Under ``mpiexec`` no rank leaves the job hanging, however it ends: the all-ranks exit rules.
+"""A script under ``mpiexec`` never leaves the job hanging, however one of its ranks ends.
 
-The command line (``python -m mpi_lab``) makes exactly one run: like ``python -m mpi4py``, an
-unhandled exception, Ctrl-C or a non-zero exit that the other ranks did not agree on calls
-``MPI_Abort``, which ends every rank of the job (``guarded``, ``finish``). A script that calls ``mpi_lab.run`` has more ways
+The command line (``python -m mpi_lab``) makes exactly one run and keeps its own rule
+(``abort_rule``, which says it is in charge). A script that calls ``mpi_lab.run`` has more ways
 to go wrong between runs, and from its first run under MPI these rules hold for it, as
 ``python -m mpi4py`` gives them:
 
@@ -21,7 +20,6 @@ import atexit
 import sys
 import time
 from array import array
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar
 
@@ -137,24 +135,3 @@ def _leave(comm: Any) -> None:
     started = time.monotonic()
     while not MPI.Request.Testall(sends) and time.monotonic() - started < 5:
         backoff.sleep()
-
-
-def finish(code: int, agreed: bool) -> int:
-    """Return ``code``; abort the job instead if it is a failure only this rank knows of."""
-    if code and not agreed and mpi_comm.active():
-        mpi_comm.abort(code)
-    return code
-
-
-def guarded(main: Callable[[], int]) -> int:
-    """Run ``main``; any exception escaping it under MPI ends the whole job."""
-    interrupts.cli_takes_charge()
-    try:
-        return main()
-    except BaseException as exc:
-        if mpi_comm.active() and not (isinstance(exc, SystemExit) and not exc.code):
-            import traceback  # here: every rank's start-up would pay for it (textwrap too)
-
-            traceback.print_exc()
-            mpi_comm.abort(UNCAUGHT_EXIT)
-        raise
