@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 Kernel = Callable[[Any], Any]
 # Item -> (array typecode, count) of its result, when the workload declares it.
@@ -30,9 +29,9 @@ def no_progress(count: int) -> None:
     """A ``Done`` that counts nothing."""
 
 
-@dataclass(frozen=True)
-class Availability:
-    """Whether a backend can run here, and if not, why."""
+class Availability(NamedTuple):
+    """Whether a backend can run here, and if not, why. (A named tuple: a frozen dataclass
+    costs every run its making at start-up.)"""
 
     available: bool
     reason: str = ""
