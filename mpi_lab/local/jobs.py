@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mpi_lab.core.errors import ConfigError, WorkerError
@@ -21,12 +20,16 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@dataclass(frozen=True)
 class Job:
-    """``workload`` with ``params`` (``plan``'s defaults filled in)."""
+    """``workload`` with ``params`` (``plan``'s defaults filled in). Not changed once made. (A
+    plain class: a frozen dataclass costs every run its making at start-up.)"""
 
-    workload: Workload
-    params: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, workload: Workload, params: dict[str, Any] | None = None) -> None:
+        self.workload = workload
+        self.params: dict[str, Any] = {} if params is None else params
+
+    def __repr__(self) -> str:
+        return f"Job({self.workload.name!r}, {self.params!r})"
 
     @classmethod
     def of(cls, target: Any, params: dict[str, Any] | None = None) -> Job:
