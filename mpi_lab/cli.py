@@ -191,8 +191,8 @@ def run(spec: str, params: tuple[str, ...], **run: Any) -> None:
       python -m mpi_lab run examples.primes --param limit=200000 --backend process-pool
       mpiexec -n 2 python -m mpi_lab run examples.random_walk --json
 
-    README, "Write your own workload", tells the optional hooks (NumPy, result layout, how
-    to show the answer, its parameters, how to save it).
+    docs/workloads.md tells the optional hooks (NumPy, result layout, how to show the
+    answer, its parameters, how to save it with --output).
     """
     _run(spec, params, run)
 

@@ -598,3 +598,11 @@ def test_kernel_module_that_imports_numpy_fails_fast_in_a_subinterpreter_pool():
     assert len(error_lines(done.stderr)) == 1, done.stderr
     assert "numpy" in done.stderr.lower()
     assert seconds < 4
+
+
+def test_a_value_outside_declared_choices_is_a_bad_input(capsys):
+    code = cli.main(["run", "wl_saved", "--param", "unit='hundred'", "--backend", "serial"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unit='hundred'" in err and "one" in err and "ten" in err
+    assert len(err.strip().splitlines()) == 1

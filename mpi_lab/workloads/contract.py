@@ -113,7 +113,13 @@ class Workload:
         return bool(self.needs_numpy)
 
     def params(self, given: dict[str, Any]) -> dict[str, Any]:
-        """The run's parameters: ``plan``'s defaults, updated with those ``given``."""
+        """The run's parameters: ``plan``'s defaults, updated with those ``given``; a value
+        outside a declared parameter's ``choices`` is a bad input (exit 2)."""
+        for param in self.parameters:
+            value = given.get(param.name, param.default)
+            if param.choices and value not in param.choices:
+                raise ConfigError(f"{self.name}: {param.name}={value!r}; choose from"
+                                  f" {', '.join(map(str, param.choices))}")
         return {**self.defaults(), **given}
 
     def defaults(self) -> dict[str, Any]:
