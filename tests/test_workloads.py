@@ -604,5 +604,5 @@ def test_a_value_outside_declared_choices_is_a_bad_input(capsys):
     code = cli.main(["run", "wl_saved", "--param", "unit='hundred'", "--backend", "serial"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "unit='hundred'" in err and "one" in err and "ten" in err
+    assert "unit: 'hundred'" in err and "one" in err and "ten" in err
     assert len(err.strip().splitlines()) == 1

@@ -118,7 +118,7 @@ class Workload:
         for param in self.parameters:
             value = given.get(param.name, param.default)
             if param.choices and value not in param.choices:
-                raise ConfigError(f"{self.name}: {param.name}={value!r}; choose from"
+                raise ConfigError(f"{self.name}: {param.name}: {value!r}; choose from"
                                   f" {', '.join(map(str, param.choices))}")
         return {**self.defaults(), **given}
 
