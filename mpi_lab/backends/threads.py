@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from mpi_lab.backends._base import Backend, Done, Kernel, Layout, Place, no_progress
+from mpi_lab.endings.interrupts import held
 
 _STOP = None  # one per worker, after the items
+_WAKE = 0.1  # seconds between looks, while waiting for room in the queue, at a run's ending
 
 
 class ThreadsBackend(Backend):
@@ -54,14 +56,15 @@ class ThreadsBackend(Backend):
             for count, item in enumerate(items, 1):
                 if failed.is_set():
                     break
-                todo.put((count - 1, item))
+                _put(todo, (count - 1, item))
         except BaseException:
             failed.set()  # the run is ending: what is queued is not run
             _discard(todo)
             raise
         finally:
-            for _ in range(self.workers):
-                todo.put(_STOP)
+            with held():  # room for every stop: the queue is drained, or holds only stops
+                for _ in range(self.workers):
+                    todo.put(_STOP)
         # After a failure the others' kernels are not waited for: each worker ends when its
         # item does (the first failure stops the pool, as every backend's does).
         over.wait()
@@ -70,6 +73,20 @@ class ThreadsBackend(Backend):
         if place is None:
             return [results[index] for index in range(count)]
         return [place(items[index], results.pop(index)) for index in range(count)]
+
+
+def _put(todo: queue.Queue[Any], task: Any) -> None:
+    """Queue ``task``, waiting for room; a signal or the deadline ends the wait, but never
+    inside ``put``, whose lock an exception raised there can leave broken."""
+    with held() as hold:
+        ending = threading.Event()
+        hold.notify = ending.set
+        while not ending.is_set():
+            try:
+                todo.put(task, timeout=_WAKE)
+                return
+            except queue.Full:
+                continue
 
 
 def _discard(todo: queue.Queue[Any]) -> None:
