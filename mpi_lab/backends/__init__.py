@@ -80,10 +80,15 @@ CHOICES = ("auto", *NAMES)
 START_METHODS = ("spawn", "fork", "forkserver")  # for the backends that start processes
 
 
-def backend_class(name: str) -> type[Backend]:
+def _registered(name: str) -> tuple[str, str, Flags]:
+    """Backend ``name``'s registration line; a ``ConfigError`` naming the choices if none."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(CHOICES)}")
-    module, cls, declared = _REGISTRY[name]
+    return _REGISTRY[name]
+
+
+def backend_class(name: str) -> type[Backend]:
+    module, cls, declared = _registered(name)
     backend: type[Backend] = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
     for flag, value in declared.items():
         setattr(backend, flag, value)  # the class answers as its registration line says
@@ -92,9 +97,7 @@ def backend_class(name: str) -> type[Backend]:
 
 def flags(name: str) -> Flags:
     """The capability flags of backend ``name`` (its module is not loaded)."""
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(CHOICES)}")
-    return _REGISTRY[name][2]
+    return _registered(name)[2]
 
 
 def names_where(**wanted: bool) -> list[str]:
