@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-RAISING_LINE = "return 1000 // (row - fail_at)  # raises on item fail_at"
+# The message is the workload's own, so tests never depend on CPython's wording of an error.
+RAISING_LINE = 'raise ZeroDivisionError(f"row {row} divides by zero")  # raises on item fail_at'
 
 
 def plan(n: int = 12, fail_at: int = 7) -> list[tuple[str, int, int]]:
@@ -20,7 +21,9 @@ def plan(n: int = 12, fail_at: int = 7) -> list[tuple[str, int, int]]:
 
 def kernel(item: tuple[str, int, int]) -> int:
     _, row, fail_at = item
-    return 1000 // (row - fail_at)  # raises on item fail_at
+    if row == fail_at:
+        raise ZeroDivisionError(f"row {row} divides by zero")  # raises on item fail_at
+    return 1000 // (row - fail_at)
 
 
 def combine(results: list[int]) -> int:

@@ -127,8 +127,21 @@ def _temporary_folder_in_session() -> None:
     rank's session folder, which the launcher removes when the job ends, even if this rank
     was killed and could not remove it."""
     session = env.read(env.OMPI_SESSION)
-    if session and os.path.isdir(session) and tempfile.tempdir is None:
+    if session and os.path.isdir(session) and _tempdir_from_environment():
         tempfile.tempdir = session
+
+
+def _tempdir_from_environment() -> bool:
+    """``tempfile``'s folder is unset, or the one it finds itself (TMPDIR, /tmp): not one the
+    program chose. (Python 3.14 finds it as it learns its default start method.)"""
+    chosen = tempfile.tempdir
+    if chosen is None:
+        return True
+    tempfile.tempdir = None
+    try:
+        return tempfile.gettempdir() == chosen
+    finally:
+        tempfile.tempdir = chosen
 
 
 class ProcessPoolBackend(ExecutorBackend):
