@@ -69,7 +69,8 @@ def common_options(func: Any) -> Any:
             type=Checked("start_method_name", "[" + "|".join(backends.START_METHODS) + "]"),
             default=None,
             help="How " + "/".join(backends.names_where(starts_processes=True)) + " start their"
-            " processes [default: forkserver where the platform has it, else spawn].",
+            " processes [default: this Python's own (forkserver on 3.14+, fork on Linux"
+            " before; `info` names it), but never fork inside an MPI rank].",
         ),
         click.option("--json", "as_json", is_flag=True,
                      help="Print one JSON object instead of text (on failure: error, exit"

@@ -56,6 +56,9 @@ def collect() -> dict[str, Any]:
         # funneled if the library gives no more (then without failing fast).
         "mpi_thread_level": "multiple (funneled suffices for block and cyclic schedules)",
         "mpi_settings": mpi_settings(),
+        "start_method": backends.start_method_note(),
+        "start_methods": backends.available_start_methods(),
+        "subinterpreters": backends.subinterpreter_implementation(),
         "backends": [
             {"name": name, "available": status.available, "reason": status.reason}
             for name, status in ((name, backends.availability(name)) for name in backends.NAMES)

@@ -423,11 +423,71 @@ def test_kernel_in_main_is_refused_out_of_process_and_auto_stays_in(tmp_path: Pa
     for outcome in lines[:-1]:
         assert outcome["error"] is not None, outcome
         assert "__main__" in outcome["error"]
-        assert "move plan, kernel and combine into a module" in outcome["error"]
+        if backends.reaches_main(outcome["backend"]):
+            # 3.14+ subinterpreters would run this unguarded script again in each worker.
+            assert "if __name__ == \"__main__\":" in outcome["error"]
+        else:
+            assert "move plan, kernel and combine into a module" in outcome["error"]
         assert outcome["seconds"] < 5
     auto = lines[-1]
     assert auto["answer"] == sum(x * x for x in range(30))
     assert backends.backend_class(auto["auto"]).in_process, auto
+
+
+GUARDED_MAIN_SCRIPT = '''\
+import json, sys
+import mpi_lab
+from mpi_lab.core.errors import ConfigError
+
+OFFSET = 3  # a global of __main__ the kernel reads: a worker must run this script to find it
+
+
+def plan(n=40):
+    return list(range(n))
+
+
+def kernel(x):
+    return x * x + OFFSET
+
+
+def combine(results):
+    return sum(results)
+
+
+if __name__ == "__main__":
+    for backend in sys.argv[1:]:
+        try:
+            report = mpi_lab.run(sys.modules[__name__], backend=backend, workers=2)
+            outcome = {"answer": report.answer, "backend": report.backend}
+        except ConfigError as exc:
+            outcome = {"error": str(exc), "backend": backend}
+        print(json.dumps(outcome), flush=True)
+'''
+
+
+def test_a_guarded_scripts_kernel_runs_where_this_python_can_run_it(tmp_path: Path):
+    """Subinterpreters run a guarded script's own functions on 3.14+ (gh-133485), and auto
+    then chooses them for pure Python; before, and for worker processes, they are refused."""
+    script = tmp_path / "guarded_script.py"
+    script.write_text(GUARDED_MAIN_SCRIPT)
+    names = [name for name in backends.NAMES if not unavailable(name)]
+    done = subprocess.run([sys.executable, str(script), *names, "auto"], capture_output=True,
+                          text=True, timeout=90, env=clean_env(), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    outcomes = {line["backend"] if "error" in line else line["backend"]: line
+                for line in map(json.loads, done.stdout.splitlines())}
+    expected = sum(x * x + 3 for x in range(40))
+    for name in names:
+        outcome = outcomes[name]
+        if backends.reaches_main(name):
+            assert outcome.get("answer") == expected, outcome
+        else:
+            assert "move plan, kernel and combine into a module" in outcome["error"], outcome
+    chosen = [line for line in map(json.loads, done.stdout.splitlines())][-1]
+    assert chosen["answer"] == expected
+    assert backends.reaches_main(chosen["backend"]), chosen
+    assert backends.flags(chosen["backend"]).subinterpreters == (
+        sys.version_info >= (3, 14)), chosen
 
 
 # --- declared parameters and the save hook (wl_saved) ------------------------------------------

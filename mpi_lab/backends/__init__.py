@@ -106,11 +106,66 @@ def names_where(**wanted: bool) -> list[str]:
             if all(getattr(flags(name), flag) == value for flag, value in wanted.items())]
 
 
+def reaches_main(name: str) -> bool:
+    """Workers of backend ``name`` can call a function defined in a script's ``__main__``
+    (the script guarded by ``if __name__ == "__main__":``): in-process ones always, and
+    subinterpreters on Python 3.14+, which run the script again in each worker."""
+    declared = flags(name)
+    if declared.in_process:
+        return True
+    if declared.subinterpreters:
+        from mpi_lab.backends import _subinterpreters
+
+        return _subinterpreters.runs_main_functions()
+    return False
+
+
 def default_start_method() -> str:
-    """``forkserver`` where the platform has it (safe with threads and MPI), else ``spawn``."""
+    """This Python's own default (forkserver on 3.14+ for POSIX; fork on Linux before, spawn
+    on macOS and Windows), or the one the program set with ``multiprocessing.set_start_method``,
+    but never fork once MPI has started in this process (forkserver then)."""
     import multiprocessing  # here: only runs that start processes pay for it
 
-    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    method = (multiprocessing.get_start_method(allow_none=True)
+              or multiprocessing.get_all_start_methods()[0])  # the first is the default
+    if method == "fork" and _mpi_started():
+        return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return method
+
+
+def start_method_note() -> str:
+    """The default start method and where it comes from, in a line (for ``info``)."""
+    import multiprocessing
+
+    own = multiprocessing.get_all_start_methods()[0]
+    version = f"Python {sys.version_info.major}.{sys.version_info.minor}"
+    chosen = multiprocessing.get_start_method(allow_none=True)
+    if chosen is not None and chosen != own:
+        return f"{chosen} (set by this program; {version}'s own is {own})"
+    if own == "fork":
+        return f"fork ({version}'s own), forkserver inside an MPI rank (fork is unsafe there)"
+    return f"{own} ({version}'s own)"
+
+
+def subinterpreter_implementation() -> str:
+    """Which subinterpreter API this Python uses (the standard library's, or the backport), in
+    a line."""
+    from mpi_lab.backends import _subinterpreters
+
+    return _subinterpreters.implementation()
+
+
+def _mpi_started() -> bool:
+    """MPI is running in this process (mpi4py loaded it and initialised it)."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    return mpi is not None and bool(mpi.Is_initialized()) and not mpi.Is_finalized()
+
+
+def available_start_methods() -> list[str]:
+    """The start methods this platform has, its Python's default first."""
+    import multiprocessing
+
+    return list(multiprocessing.get_all_start_methods())
 
 
 def check_start_method(method: str) -> str:
@@ -200,15 +255,20 @@ def _pure_python_without_subinterpreters(unguarded: bool, before: str) -> Choice
     return Choice("process-pool", f"{before}pure Python under the GIL: separate processes", True)
 
 
-def without_subinterpreters(why: str, *, numpy: bool, processes: bool = True) -> Choice:
+def without_subinterpreters(why: str, *, numpy: bool, processes: bool = True,
+                            in_main: bool = False) -> Choice:
     """What ``auto`` picks once the kernel proved unable to run in a subinterpreter (``why``,
     in a line): threads for NumPy (``numpy``: it is the module that failed; it releases the
-    GIL), else processes (``processes``: the script may start them)."""
+    GIL) or for a kernel in ``__main__`` (``in_main``: processes cannot import it), else
+    processes (``processes``: the script may start them)."""
     before = f"the kernel cannot run in a subinterpreter ({why}), so "
     if not gil_enabled():
         return Choice("thread-pool", f"{before}threads: this build runs Python in parallel", True)
     if numpy:
         return Choice("thread-pool", f"{before}threads: NumPy releases the GIL", True)
+    if in_main:
+        return Choice("thread-pool", f"{before}threads: worker processes cannot import a"
+                      " function of __main__", True)
     return _pure_python_without_subinterpreters(not processes, before)
 
 

@@ -1,4 +1,5 @@
-"""Finds the subinterpreter APIs: the 3.14 standard library, else the PEP 734 backport."""
+"""Finds the subinterpreter APIs: the 3.14 standard library, else the PEP 734 backport, and
+says which one is in use and what it can run."""
 
 from __future__ import annotations
 
@@ -10,6 +11,32 @@ from typing import Any
 from mpi_lab.backends._base import Availability
 
 _BACKPORT_HINT = "pip install interpreters-pep-734 (Python 3.13), or use Python 3.14+"
+_BACKPORT = "interpreters-pep-734"
+
+
+def from_stdlib() -> bool:
+    """Python 3.14+: ``concurrent.interpreters`` and ``InterpreterPoolExecutor`` are its own."""
+    return sys.version_info >= (3, 14)
+
+
+def runs_main_functions() -> bool:
+    """A function defined in a script's ``__main__`` can run in a subinterpreter: 3.14's own
+    API runs the script again there, as spawn does (gh-133485); the 3.13 backport's pool hangs."""
+    return from_stdlib()
+
+
+def implementation() -> str:
+    """Which subinterpreter API this Python uses, in a line (for ``info``)."""
+    if from_stdlib():
+        return "concurrent.interpreters, concurrent.futures.InterpreterPoolExecutor (standard library)"
+    if sys.version_info < (3, 12):
+        return f"none: subinterpreters need Python 3.12+ ({_BACKPORT_HINT})"
+    from importlib import metadata
+
+    try:
+        return f"{_BACKPORT} {metadata.version(_BACKPORT)} (the PEP 734 backport)"
+    except metadata.PackageNotFoundError:
+        return f"none: {_BACKPORT_HINT}"
 
 
 def interpreters_module() -> ModuleType:

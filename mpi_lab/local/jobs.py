@@ -120,14 +120,17 @@ class Job:
         """The kernel is defined in ``__main__``: only in-process workers can call it."""
         return module_of(self.kernel) == "__main__"
 
-    def check_reachable(self, backend: str, in_process: bool) -> None:
-        """Refuse a kernel from ``__main__`` for workers in other processes or interpreters:
-        they cannot import it (pickling it would fail, or the pool would wait for ever)."""
-        if in_process or not self.in_main():
+    def check_reachable(self, backend: str, reachable: bool) -> None:
+        """Refuse a kernel from ``__main__`` for workers that cannot call it (``reachable``
+        False): worker processes, which cannot import it (pickling it would fail), and
+        subinterpreters before 3.14 (the backport's pool would wait for ever) or outside a
+        script (a notebook, ``-c``)."""
+        if reachable or not self.in_main():
             return
         raise ConfigError(
             f"backend {backend!r}: the kernel of {self.name} is defined in __main__ (a script"
-            " or notebook), which worker processes and subinterpreters cannot import; move"
-            " plan, kernel and combine into a module (mywork.py) and pass 'mywork', or use an"
-            " in-process backend (serial, threads, thread-pool, asyncio)"
+            " or notebook), which worker processes cannot import (nor subinterpreters, but for"
+            " a script's on Python 3.14+); move plan, kernel and combine into a module"
+            " (mywork.py) and pass 'mywork', or use an in-process backend (serial, threads,"
+            " thread-pool, asyncio)"
         )

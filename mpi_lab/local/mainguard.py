@@ -64,6 +64,27 @@ def unguarded_call(start_method: str | None) -> tuple[str, int] | None:
         return None
     if start_method is None and backends.default_start_method() == "fork":
         return None
+    return _unguarded_line(frame)
+
+
+def script_rerun() -> bool:
+    """``__main__`` is a script (or module) that workers can run again to find its functions:
+    not a notebook, the interactive prompt or ``-c``."""
+    main = sys.modules.get("__main__")
+    return main is not None and _reimported(main)
+
+
+def unguarded_rerun() -> tuple[str, int] | None:
+    """(script, line) of the top-level statement now running, when it is outside a main
+    guard: a worker that runs the script again (a subinterpreter on 3.14+, to find a function
+    of ``__main__``) would run it too."""
+    frame = _main_frame()
+    if frame is None or not script_rerun():
+        return None
+    return _unguarded_line(frame)
+
+
+def _unguarded_line(frame: FrameType) -> tuple[str, int] | None:
     path = frame.f_code.co_filename
     try:
         with open(path, encoding="utf-8") as source:
@@ -77,10 +98,11 @@ def unguarded_call(start_method: str | None) -> tuple[str, int] | None:
     return None
 
 
-def advice(where: tuple[str, int], backend: str) -> str:
-    """The one line that says what is wrong and how to mend it."""
+def advice(where: tuple[str, int], backend: str, workers: str = "starts worker processes") -> str:
+    """The one line that says what is wrong and how to mend it (``workers``: what the backend
+    does that runs the script again)."""
     path, line = where
-    return (f"backend {backend!r} starts worker processes, which import {path} again and"
+    return (f"backend {backend!r} {workers}, which import {path} again and"
             f" would run its line {line} (mpi_lab.run) again, in every worker: put the code"
             " that runs under `if __name__ == \"__main__\":` (or choose an in-process backend)")
 

@@ -25,11 +25,12 @@ from mpi_lab.core.errors import (
     NotInSubinterpreter,
     failed_error,
 )
-from mpi_lab.core.failures import Failure
+from mpi_lab.core.failures import Failure, import_name
 from mpi_lab.core.kernel_calls import (
     Guarded,
     fitted,
     import_paths,
+    loads,
     module_of,
     one_line,
     probe,
@@ -74,12 +75,20 @@ def resolve(job: Job, backend: str, workers: int, start_method: str | None) -> b
     whether worker processes would run the user's script again (no main guard)."""
     in_main = job.in_main()
     unguarded = mainguard.unguarded_call(start_method)
+    # Python 3.14+ runs a guarded script's functions in subinterpreters: auto may choose them.
+    rerun = in_main and mainguard.script_rerun() and backends.reaches_main("interpreter-pool")
+    again = mainguard.unguarded_rerun() if rerun else None
     choice = backends.resolve(backend, job.uses_numpy(), workers, start_method,
-                              in_main=in_main, unguarded=unguarded is not None,
-                              workload=job.name)
+                              in_main=in_main and not (rerun and again is None),
+                              unguarded=unguarded is not None, workload=job.name)
+    declared = backends.flags(choice.name)
     if in_main:  # only then: loading the backend's class costs time in the clock
-        job.check_reachable(choice.name, backends.flags(choice.name).in_process)
-    if unguarded is not None and backends.flags(choice.name).starts_processes:
+        if again is not None and declared.subinterpreters:
+            raise ConfigError(mainguard.advice(
+                again, choice.name, "runs this script's functions in subinterpreters"))
+        job.check_reachable(choice.name, declared.in_process or (
+            rerun and backends.reaches_main(choice.name)))
+    if unguarded is not None and declared.starts_processes:
         raise ConfigError(mainguard.advice(unguarded, choice.name))
     return choice
 
@@ -192,10 +201,32 @@ def _probe(pool: Backend, kernel: Guarded, task: tuple[int, Any]) -> None:
     (a pool would wait for ever on a task its worker cannot unpickle)."""
     import pickle
 
-
+    if module_of(kernel.kernel) == "__main__":
+        # A script's function reaches a subinterpreter only through the pool's own transfer
+        # (3.14+ runs the script there as it unpickles): that failing raises, it does not hang.
+        try:
+            pool.map(loads, [(kernel, task)])
+        except Exception as exc:  # noqa: BLE001 - whatever stops it is the answer
+            deepest = _deepest(exc)
+            raise NotInSubinterpreter(
+                "the script, run again in a subinterpreter to find the kernel, did not give"
+                f" it ({type(deepest).__name__}: {one_line(str(deepest))}): what the script"
+                " imports at its top level must load there", import_name(deepest)) from None
+        return
     ((why, module),) = pool.map(probe, [pickle.dumps((kernel, task))])
     if why:
         raise NotInSubinterpreter(why, module)
+
+
+def _deepest(exc: BaseException) -> BaseException:
+    """The error at the root of ``exc``: through causes, and errors carried as arguments."""
+    for _ in range(10):
+        carried = [arg for arg in exc.args if isinstance(arg, BaseException)]
+        below = exc.__cause__ or exc.__context__ or (carried[-1] if carried else None)
+        if below is None:
+            break
+        exc = below
+    return exc
 
 
 def _check_sendable(job: Job, pool: Backend, kernel: Guarded) -> None:
@@ -306,7 +337,7 @@ def _without_subinterpreters(job: Job, pool: Backend, choice: backends.Choice,
         )
     return backends.without_subinterpreters(
         refused.why, numpy=refused.module.partition(".")[0] == "numpy",
-        processes=mainguard.unguarded_call(start_method) is None)
+        processes=mainguard.unguarded_call(start_method) is None, in_main=job.in_main())
 
 
 def plan_slots(job: Job, plan: Sequence[Any]) -> PlanSlots | None:

@@ -51,6 +51,9 @@ def info_lines(info: dict[str, Any]) -> list[str]:
     for backend in info["backends"]:
         state = "yes" if backend["available"] else f"no: {backend['reason']}"
         lines.append(f"  {backend['name']:<17} {state}")
+    lines += [f"default start method: {info['start_method']}; this platform has"
+              f" {', '.join(info['start_methods'])}",
+              f"subinterpreters: {info['subinterpreters']}"]
     return lines + settings_lines(info["mpi_settings"])
 
 
