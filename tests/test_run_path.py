@@ -185,10 +185,19 @@ print(report.answer)
 """
 
 
+def starting(method: str) -> str:
+    """``UNGUARDED`` with workers started by ``method``."""
+    return UNGUARDED.replace("workers=2)", f"workers=2, start_method={method!r})")
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
 @pytest.mark.parametrize("backend", ["process-pool", "shared-memory"])
-def test_a_script_without_main_guard_stops_in_one_line(backend: str, tmp_path: Path):
+def test_a_script_without_main_guard_stops_in_one_line(backend: str, method: str,
+                                                       tmp_path: Path):
+    """Workers started by spawn or forkserver import the script again (fork's do not)."""
     before = shm_names()
-    done = runs.script(tmp_path / "unguarded.py", UNGUARDED.replace("BACKEND", repr(backend)))
+    done = runs.script(tmp_path / "unguarded.py", starting(method).replace("BACKEND",
+                                                                           repr(backend)))
     assert done.returncode != 0, done.describe()
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("mpi_lab.core.errors.ConfigError") and "__name__" in last, done.stderr
@@ -208,10 +217,17 @@ def test_the_same_script_with_a_main_guard_runs(tmp_path: Path):
 
 
 def test_fork_does_not_import_the_script_again(tmp_path: Path):
-    forked = UNGUARDED.replace("BACKEND", "'process-pool'").replace(
-        "workers=2)", "workers=2, start_method='fork')")
-    done = runs.script(tmp_path / "forked.py", forked)
+    done = runs.script(tmp_path / "forked.py", starting("fork").replace("BACKEND",
+                                                                        "'process-pool'"))
     assert done.returncode == 0, done.describe()
+
+
+def test_with_this_pythons_default_start_method_a_script_is_refused_unless_it_forks(
+        tmp_path: Path):
+    done = runs.script(tmp_path / "unguarded.py", UNGUARDED.replace("BACKEND", "'process-pool'"))
+    refused = backends.default_start_method() != "fork"
+    assert (done.returncode != 0) == refused, done.describe()
+    assert ("__name__" in done.stderr) == refused
 
 
 def test_auto_never_picks_processes_for_a_script_without_guard():
@@ -237,8 +253,8 @@ def test_unguarded_call_is_found_in_the_script_source(tmp_path: Path):
     path = tmp_path / "where.py"
     path.write_text(
         "import sys\nfrom mpi_lab.local import mainguard\n"
-        "print(mainguard.unguarded_call(None))\n"
-        "if __name__ == '__main__':\n    print(mainguard.unguarded_call(None))\n"
+        "print(mainguard.unguarded_call('spawn'))\n"
+        "if __name__ == '__main__':\n    print(mainguard.unguarded_call('forkserver'))\n"
         "print(mainguard.unguarded_call('fork'))\n")
     done = runs.run([str(path)], cwd=tmp_path)
     assert done.stdout.splitlines() == [f"({str(path)!r}, 3)", "None", "None"]
