@@ -216,11 +216,14 @@ def _status_field(pid: int, field: str) -> int | None:
 
 
 def _is_worker(pid: int, table: dict[int, tuple[str, list[str]]]) -> bool:
-    """A multiprocessing worker: a child of a forkserver, or a spawned child."""
+    """A multiprocessing worker: a child of a forkserver, a spawned child, or a forked child
+    (its command line is its parent's: fork copies it)."""
     command = _cmdline(pid)
     if "--multiprocessing-fork" in command:
         return True
     parent = int(table[pid][1][1]) if pid in table else 0
+    if command and command == _cmdline(parent):
+        return True
     return "multiprocessing.forkserver" in command and "multiprocessing.forkserver" in _cmdline(
         parent)
 
