@@ -83,9 +83,28 @@ def same(key: str) -> Callable[[dict, dict], str]:
     return check
 
 
+def warm_up(cached: bool) -> Sample:
+    """A compiled fractal run's warm-up seconds, with numba's cache filled by a run before, or
+    in a new, empty cache folder."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**ENV, "NUMBA_CACHE_DIR": cache}
+        command = lab("fractal", "--kernel", "compiled", "--height", "400", "--width", "300",
+                      "--backend", "serial", "--no-mpi")
+        if cached:
+            subprocess.run(command, capture_output=True, env=env, timeout=600, check=True)
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600,
+                              check=True, cwd=ROOT)
+    fields = json.loads(done.stdout.strip().splitlines()[-1])
+    return Sample(fields["warm_up_seconds"], fields)
+
+
 def measures() -> list[Measure]:
     one_worker = lab("fractal", "--backend", "serial", "--workers", "1", "--no-mpi")
     pi_args = ["pi", "--trials", "10000000", "--kernel", "python"]
+    compiled_fractal = ["fractal", "--kernel", "compiled", "--backend", "thread-pool", "--no-mpi"]
+    compiled_pi = ["pi", "--kernel", "compiled", "--backend", "thread-pool", "--no-mpi"]
 
     # The π wall-time comparisons share their subjects and baselines.
     def lab_two_ranks() -> Sample:
@@ -162,6 +181,23 @@ def measures() -> list[Measure]:
                 lambda: run(lab("pi", "--kernel", "numpy", "--backend", "serial", "--workers",
                                 "1", "--no-mpi")),
                 lambda: run([PY, REFS, "numpy-pi"]), "<= 1.2", False),
+        # The compiled kernels (numba, the GIL released): threads scale; one thread is as fast
+        # as a plain numba loop; a second run loads them from the cache.
+        Measure("fractal, compiled kernel: 2 threads (thread-pool) vs own 1 thread",
+                lambda: run(lab(*compiled_fractal, "--workers", "2")),
+                lambda: run(lab(*compiled_fractal, "--workers", "1")), "<= 0.55", False,
+                same("sha256")),
+        Measure("fractal, compiled kernel, 1 worker vs a plain numba loop of the seed's",
+                lambda: run(lab(*compiled_fractal, "--workers", "1")),
+                lambda: run([PY, REFS, "compiled-fractal"]), "<= 1.2", False),
+        Measure("pi 10M compiled kernel: 2 threads (thread-pool) vs own 1 thread",
+                lambda: run(lab(*compiled_pi, "--workers", "2")),
+                lambda: run(lab(*compiled_pi, "--workers", "1")), "<= 0.55", False,
+                same("hits")),
+        Measure("fractal, compiled kernel: warm-up seconds, a run with numba's cache vs the"
+                " first (an empty cache)",
+                lambda: warm_up(cached=True), lambda: warm_up(cached=False), "<= 0.5", False,
+                same("sha256")),
         Measure("wall, plain mpiexec: -n 2 mpi_lab pi --trials 1000 vs -n 2 python -c 'import numpy'",
                 lambda: run(mpi(2, lab("pi", "--trials", "1000")), wall=True),
                 lambda: run(mpi(2, [PY, "-c", "import numpy"]), wall=True),

@@ -238,9 +238,13 @@ def _name_list(choices: tuple[str, ...]) -> Any:
 @click.option("--ranks", "ranks_text", default=None, help="MPI rank counts, e.g. 2,4.")
 @click.option("--repeats", type=click.IntRange(min=1), default=None,
               help="Runs per point; the median is kept.")
+@click.option("--kernels", "kernels_text", default=None, metavar="NAMES",
+              help="Kernels of the built-ins to measure, e.g. python,numpy,compiled: each its"
+              " own rows (pi[compiled]), against serial with the same kernel [default: each"
+              " workload's own].")
 def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
           params: tuple[str, ...], backend_names: Any, workers_text: str | None,
-          ranks_text: str | None, repeats: int | None) -> None:
+          ranks_text: str | None, repeats: int | None, kernels_text: str | None) -> None:
     """Measure every model: time, speed-up and efficiency against serial, per point.
 
     Each point runs in a fresh process (under mpiexec for several ranks), repeated, median
@@ -251,6 +255,7 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
     Examples:
       python -m mpi_lab bench --quick
       python -m mpi_lab bench --workload examples.primes --param limit=500000 --ranks 2
+      python -m mpi_lab bench --kernels python,numpy,compiled --backends serial,thread-pool
     """
     # subprocess, statistics, csv and the workloads' loader: not for --help.
     from mpi_lab.bench import matrix as lab_bench
@@ -280,6 +285,14 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
     if repeats:
         changes["repeats"] = repeats
     settings = dataclasses.replace(settings, **changes)
+    if kernels_text:
+        if spec:
+            raise click.UsageError("--kernels applies to the built-ins; give your workload's"
+                                   " kernel with --param")
+        try:
+            settings = settings.with_kernels([k.strip() for k in kernels_text.split(",")])
+        except ValueError as exc:
+            raise click.UsageError(f"--kernels: {exc}") from None
 
     def progress(points: Any) -> Any:
         def show(point: Any) -> str:

@@ -175,7 +175,7 @@ def _schedule(job: Job, options: RunOptions) -> str:
 def _run(job: Job, options: RunOptions, team: Team, output: str | None) -> Report | None:
     lab_progress.start(team.owner)
     team.start()
-    job.preload()
+    warm_up = job.preload()
     started = time.perf_counter()
     workers = team.workers(options.workers)
     most_workers, shown = team.agree(workers, live_line.wanted(options.progress))
@@ -205,6 +205,8 @@ def _run(job: Job, options: RunOptions, team: Team, output: str | None) -> Repor
     per_rank = [o.report for o in outcomes if o.report is not None]
     report = Report.finished(job, answer, used, schedule=schedule, started=started,
                              per_rank=per_rank)
+    if warm_up:
+        report.extra["warm_up_seconds"] = warm_up  # start-up, outside ``seconds``
     if output is not None:
         from mpi_lab.present import files  # tempfile and pathlib: only a run that saves
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from mpi_lab import backends
 from mpi_lab.core.machine import local_cores
+from mpi_lab.workloads import compiled
 
 
 def mpi_library_version() -> str | None:
@@ -59,6 +60,7 @@ def collect() -> dict[str, Any]:
         "start_method": backends.start_method_note(),
         "start_methods": backends.available_start_methods(),
         "subinterpreters": backends.subinterpreter_implementation(),
+        "compiled_kernels": compiled.describe(),
         "backends": [
             {"name": name, "available": status.available, "reason": status.reason}
             for name, status in ((name, backends.availability(name)) for name in backends.NAMES)

@@ -152,3 +152,23 @@ def test_the_matrix_runs_the_sizes_the_workloads_declare():
     assert quick.workload_params("pi") == {**pi.DEFAULTS, "trials": 1_000_000}
     assert quick.workload_params("fractal") == {**fractal.DEFAULTS, "height": 1000, "width": 750}
     assert "--param=trials=1000000" in quick.workload_args("pi")
+
+
+def test_kernels_are_a_dimension_of_the_matrix(tmp_path: Path):
+    """``--kernels``: each built-in once per kernel it declares, each row checked against
+    serial with the same kernel; a kernel no workload has is refused."""
+    settings = matrix.Settings.quick().with_kernels(["python", "numpy"])
+    assert settings.workloads == ("pi[python]", "pi[numpy]", "fractal[python]", "fractal[numpy]")
+    assert settings.workload_params("pi[numpy]")["kernel"] == "numpy"
+    assert settings.workload_args("fractal[python]")[:2] == ["run", "fractal"]
+    done = subprocess.run([sys.executable, "-m", "mpi_lab", "bench", "--quick", "--workloads",
+                           "pi", "--kernels", "python,numpy", "--backends", "serial,thread-pool",
+                           "--workers", "2", "--ranks", "1", "--repeats", "1", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert {(row["workload"], row["status"]) for row in rows} == {
+        ("pi[python]", "ok"), ("pi[numpy]", "ok")}
+    refused = subprocess.run([sys.executable, "-m", "mpi_lab", "bench", "--kernels", "fortran"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "fortran" in refused.stderr

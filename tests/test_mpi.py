@@ -50,6 +50,25 @@ def test_pi_hits_equal_local_run(comm, schedule: str, backend: str):
     assert sum(per_rank) == len(job.plan())
 
 
+@pytest.mark.parametrize("backend", ["serial", "thread-pool", "process-pool"])
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_compiled_kernels_answer_as_alone(comm, schedule: str, backend: str):
+    from mpi_lab.workloads import compiled
+
+    if compiled.unavailable():
+        pytest.skip(compiled.unavailable())
+    params = {"trials": 23_457, "block_size": 1_000, "seed": 11, "kernel": "compiled"}
+    report = mpi_lab.run("pi", params=params, backend=backend, workers=2, schedule=schedule,
+                         mpi=True)
+    hits = shared(comm, report.answer.hits if report else None)
+    assert hits == mpi_lab.run("pi", params=params, backend="serial", mpi=False).answer.hits
+    sizes = {"height": 61, "width": 37, "maxiter": 40}
+    report = mpi_lab.run("fractal", params={**sizes, "kernel": "compiled"}, backend=backend,
+                         workers=2, schedule=schedule, mpi=True)
+    assert shared(comm, bool(report and np.array_equal(report.answer.pixels,
+                                                       seed_fractal(61, 37, 40))))
+
+
 @pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize(("height", "width", "maxiter", "band_rows"),
                          [(3, 7, 20, 1), (257, 131, 50, 5), (40, 30, 20, None),

@@ -44,9 +44,20 @@ def local_json(*args: str) -> dict:
     return json.loads(done.stdout)
 
 
+def _compiled() -> list:
+    from mpi_lab.workloads import compiled
+
+    why = compiled.unavailable()
+    return [pytest.param("compiled", marks=pytest.mark.skipif(bool(why), reason=why))]
+
+
+@pytest.mark.parametrize("kernel", ["default", *_compiled()])
 @pytest.mark.parametrize("ranks", [1, 3])
-def test_pi_and_fractal_match_no_mpi(ranks: int):
-    pi_args = ["pi", "--trials", "54321", "--block-size", "4000", "--seed", "9"]
+def test_pi_and_fractal_match_no_mpi(ranks: int, kernel: str):
+    """Hits and pixels whatever the ranks and schedule; the compiled kernels' too (the
+    fractal's against the NumPy kernel run locally)."""
+    chosen = [] if kernel == "default" else ["--kernel", kernel]
+    pi_args = ["pi", "--trials", "54321", "--block-size", "4000", "--seed", "9", *chosen]
     expected = local_json(*pi_args)["hits"]
     for schedule in ("block", "cyclic", "dynamic"):
         done, _ = mpirun(ranks, *pi_args, "--schedule", schedule, "--json")
@@ -56,7 +67,7 @@ def test_pi_and_fractal_match_no_mpi(ranks: int):
         assert fields["ranks"] == ranks and len(fields["per_rank"]) == ranks
     frac_args = ["fractal", "--height", "123", "--width", "77", "--maxiter", "30"]
     expected_sha = local_json(*frac_args)["sha256"]
-    done, _ = mpirun(ranks, *frac_args, "--schedule", "cyclic", "--json")
+    done, _ = mpirun(ranks, *frac_args, *chosen, "--schedule", "cyclic", "--json")
     assert json.loads(done.stdout)["sha256"] == expected_sha
 
 

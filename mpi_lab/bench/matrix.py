@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,28 @@ class Settings:
         """The command line of one run (without backend and workers)."""
         params = [f"--param={key}={value!r}" for key, value in
                   self.workload_params(workload).items()]
-        return ["run", workload, *params]
+        return ["run", spec_of(workload), *params]
+
+    def with_kernels(self, kernels: Sequence[str]) -> Settings:
+        """Each workload once per kernel of ``kernels`` it declares (``pi[compiled]``): the
+        kernel as a dimension of the matrix, each against serial with the same kernel."""
+        labels, plans = [], {}
+        for workload in self.workloads:
+            declared = {param.name: param for param in load(workload).parameters}
+            choices = declared["kernel"].choices if "kernel" in declared else ()
+            for kernel in kernels:
+                if kernel in (choices or ()):
+                    label = f"{workload}[{kernel}]"
+                    labels.append(label)
+                    plans[label] = {**self.workload_params(workload), "kernel": kernel}
+        if not labels:
+            raise ValueError(f"no workload here has a kernel named {', '.join(kernels)}")
+        return replace(self, workloads=tuple(labels), plans=plans)
+
+
+def spec_of(workload: str) -> str:
+    """The workload a matrix row runs: ``pi`` for ``pi[compiled]``."""
+    return workload.split("[", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -107,7 +128,7 @@ def why_unfit(settings: Settings, workload: str) -> Callable[[str], str]:
 
     from mpi_lab.local.jobs import Job
 
-    job = Job.of(workload, settings.workload_params(workload))
+    job = Job.of(spec_of(workload), settings.workload_params(workload))
     numpy = job.uses_numpy()
     plan = job.plan()
     unpicklable = ""

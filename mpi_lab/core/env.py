@@ -8,7 +8,8 @@ The lab's own (each also documented in ``docs/reference.md``):
     MPI_LAB_FAULT         faults injected by the tests (``core.faults``)
     MPI_LAB_DONE_FILE     a file the CLI writes when it is done (the tests' end marker)
 
-The others are the launchers' and schedulers' (read, never set by the lab).
+The others are the launchers' and schedulers' (read, never set by the lab), but for numba's
+cache folder, which the compiled kernels default to the user's cache (``set_default``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ SLURM_STEP_TASKS = "SLURM_STEP_NUM_TASKS"
 SLURM_CPUS_PER_TASK = "SLURM_CPUS_PER_TASK"
 OMPI_SESSION = "OMPI_FILE_LOCATION"  # the rank's Open MPI session folder
 PMIX_SESSION = "PMIX_SERVER_TMPDIR"  # the launcher daemon's session folder
+NUMBA_CACHE = "NUMBA_CACHE_DIR"  # where numba keeps compiled functions
+XDG_CACHE = "XDG_CACHE_HOME"  # the user's cache folder (default ~/.cache)
 
 
 def read(name: str, environ: Mapping[str, str] | None = None) -> str:
@@ -57,3 +60,9 @@ def switch(name: str, environ: Mapping[str, str] | None = None) -> bool | None:
     if value in ("0", "no", "false", "off"):
         return False
     return None
+
+
+def set_default(name: str, value: str) -> None:
+    """Set ``name`` unless it is set: for this process and those it starts (worker processes
+    see the same value)."""
+    os.environ.setdefault(name, value)

@@ -76,10 +76,14 @@ class Job:
         """The kernels import NumPy (asked of the workload once)."""
         return self._numpy
 
-    def preload(self) -> None:
-        """Import NumPy if the kernels need it, so that start-up is not counted as compute."""
+    def preload(self) -> float:
+        """Import NumPy if the kernels need it, and run the workload's ``warm_up``, so that
+        start-up is not counted as compute: the seconds ``warm_up`` took (a failing one is the
+        workload's error, exit 1, named)."""
         if self.uses_numpy():
             import numpy  # noqa: F401
+        with self._failing("warm_up"):
+            return self.workload.warmed(self.params)
 
     def plan(self) -> Sequence[Any]:
         return self.workload.make_plan(self.params)

@@ -23,6 +23,8 @@ def report_lines(report: Report) -> list[str]:
         lines.extend(rank_table([asdict(rank) for rank in report.per_rank]))
     if output := report.extra.get("output"):
         lines.append(f"saved {output}")
+    if warm_up := report.extra.get("warm_up_seconds"):
+        lines.append(f"warm-up (compiling or loading kernels): {warm_up:.3}s, not counted below")
     lines.append(f"Took {report.seconds:.3}s to run")
     return lines
 
@@ -53,7 +55,8 @@ def info_lines(info: dict[str, Any]) -> list[str]:
         lines.append(f"  {backend['name']:<17} {state}")
     lines += [f"default start method: {info['start_method']}; this platform has"
               f" {', '.join(info['start_methods'])}",
-              f"subinterpreters: {info['subinterpreters']}"]
+              f"subinterpreters: {info['subinterpreters']}",
+              f"compiled kernels (--kernel compiled): {info['compiled_kernels']}"]
     return lines + settings_lines(info["mpi_settings"])
 
 

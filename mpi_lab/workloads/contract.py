@@ -6,7 +6,7 @@ The minimum is a module (or an object in a module) with three callables::
     def kernel(item) -> Result                    # a pure function of one item
     def combine(results: list) -> Answer          # the results, in plan order
 
-``combine``, ``show``, ``needs_numpy``, ``save`` and ``check_output`` may also take any of
+``combine``, ``show``, ``needs_numpy``, ``warm_up``, ``save`` and ``check_output`` may take any of
 ``plan``'s parameters by name (``def combine(results, n=100)``): they get the run's values,
 defaults filled in.
 
@@ -39,6 +39,10 @@ Optional hooks say more (module attributes, or attributes of the object):
                        ``path`` (``--output FILE``, ``mpi_lab.run(output=...)``): a temporary
                        file beside FILE, with its suffix, which replaces FILE only if ``save``
                        returns; rank 0 saves, after the run
+    warm_up            called once in each process that runs the plan (each rank), before
+                       its clock starts, with plan's parameters by name: compile or load what
+                       the kernels need (a numba kernel: from its cache). Its seconds are
+                       reported as start-up (``warm_up_seconds``), not in the run's time
     check_output       path -> bytes or None: asked on rank 0 before the plan: raise
                        ``ValueError`` if ``save`` cannot write ``path`` (its suffix, a missing
                        library), else return the bytes the file will need (None: unknown).
@@ -97,6 +101,7 @@ class Workload:
     quick_params: Mapping[str, Any] = field(default_factory=dict)
     save: Callable[..., Any] | None = None
     check_output: Callable[..., int | None] | None = None
+    warm_up: Callable[..., Any] | None = None
 
     @property
     def kernel_takes_out(self) -> bool:
@@ -211,6 +216,16 @@ class Workload:
             raise LabError(f"{self.name}: check_output() failed: {type(exc).__name__}: {exc}") \
                 from exc
 
+    def warmed(self, params: dict[str, Any]) -> float:
+        """Run the ``warm_up`` hook, if any: the seconds it took."""
+        if self.warm_up is None:
+            return 0.0
+        import time
+
+        started = time.perf_counter()
+        call(self.warm_up, (), params)
+        return time.perf_counter() - started
+
     def saved(self, answer: Any, path: Any, params: dict[str, Any]) -> None:
         """``save(answer, path)``, with the parameters it names."""
         call(self._save_hook(), (answer, path), params)
@@ -292,6 +307,7 @@ def load(target: Any) -> Workload:
         quick_params=dict(getattr(source, "quick_params", None) or {}),
         save=getattr(source, "save", None),
         check_output=getattr(source, "check_output", None),
+        warm_up=getattr(source, "warm_up", None),
     )
 
 

@@ -227,7 +227,24 @@ def python_kernel(band: RowBand) -> array:
     return pixels
 
 
-KERNELS = {"numpy": numpy_kernel, "python": python_kernel}
+def compiled_kernel(band: RowBand, out: np.ndarray | None = None) -> np.ndarray:
+    """The numba loop (``compiled``), the GIL released: NumPy's formulas, bit for bit; a new
+    array of ``wire_dtype``, or ``out`` (the band's pixels, any integer type)."""
+    import numpy as np
+
+    from mpi_lab.workloads import compiled
+
+    if out is None:
+        out = np.empty(band.rows * band.width, dtype=wire_dtype(band.maxiter))
+    pixels = out.reshape(band.rows, band.width)
+    imag_step, real_step = grid_steps(band.height, band.width)
+    compiled.fractal_band(pixels, band.start, band.stop, band.width, band.maxiter, imag_step,
+                          real_step, band.arith)
+    return pixels
+
+
+KERNELS = {"numpy": numpy_kernel, "python": python_kernel, "compiled": compiled_kernel}
+EXACT_ARITH = ("python", "compiled")  # kernels that follow NumPy's formulas, sent with the band
 
 
 # The workload contract (``mpi_lab.workloads.contract``): the fractal is a built-in workload.
@@ -239,8 +256,8 @@ parameters = (
     Param("height", 4000, "Rows (imaginary -1..0)."),
     Param("width", 3000, "Columns (real -1.5..0)."),
     Param("maxiter", 20, "Iterations of z**2 + c."),
-    Param("kernel", "numpy", "NumPy bands (fast) or pure-Python rows (subinterpreters).",
-          choices=tuple(KERNELS)),
+    Param("kernel", "numpy", "NumPy bands (fast), pure-Python rows (subinterpreters), or"
+          " compiled rows (numba; releases the GIL: threads scale).", choices=tuple(KERNELS)),
 )
 DEFAULTS = defaults(parameters)
 quick_params = {"height": 1000, "width": 750}  # bench --quick
@@ -253,10 +270,15 @@ def plan(height: int = DEFAULTS["height"], width: int = DEFAULTS["width"],
     this machine's memory (its int32 pixels, and the bands' results as they arrive)."""
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; choose from {', '.join(KERNELS)}")
+    if kernel == "compiled":
+        from mpi_lab.workloads import compiled
+
+        if why := compiled.unavailable():
+            raise ValueError(f"kernel 'compiled' is not available here: {why}")
     if band_rows is not None and band_rows <= 0:
         raise ValueError(f"band rows must be greater than 0 (got {band_rows})")
     bands = plan_bands(height, width, maxiter, band_rows=band_rows,
-                       arith=numpy_arith() if kernel == "python" else "", kernel=kernel)
+                       arith=numpy_arith() if kernel in EXACT_ARITH else "", kernel=kernel)
     typecode, _, *wire = result_layout(bands[0])
     _check_memory(height, width, (wire or [typecode])[0])  # int32 here, the rest as sent
     return bands
@@ -279,10 +301,10 @@ def kernel(band: RowBand, out: memoryview | None = None) -> Any:
     ``result_layout`` says) when the lab gives one."""
     if out is None:
         return KERNELS[band.kernel](band)
-    if band.kernel == "numpy":
+    if band.kernel in ("numpy", "compiled"):
         import numpy as np
 
-        numpy_kernel(band, out=np.asarray(out))
+        KERNELS[band.kernel](band, out=np.asarray(out))
     else:
         out[:] = memoryview(python_kernel(band))
     return None
@@ -292,12 +314,22 @@ def result_layout(band: RowBand) -> tuple[str, ...]:
     """A band's pixels: int32, as the answer (in place, nothing converted after); the NumPy
     kernel's travel to rank 0 in the narrowest type that holds 0..maxiter."""
     count = band.rows * band.width
-    return ("i", count, band.wire_typecode) if band.kernel == "numpy" else ("i", count)
+    return ("i", count) if band.kernel == "python" else ("i", count, band.wire_typecode)
 
 
 def needs_numpy(kernel: str = DEFAULTS["kernel"], **_: object) -> bool:
-    """Only the NumPy kernel imports NumPy (the python kernel runs in subinterpreters)."""
-    return kernel == "numpy"
+    """The NumPy and compiled kernels import NumPy (and numba), which cannot load in a
+    subinterpreter; the python kernel runs there."""
+    return kernel != "python"
+
+
+def warm_up(kernel: str = DEFAULTS["kernel"], **_: object) -> None:
+    """Compile the compiled kernel, or load it from numba's cache, before the clock starts."""
+    if kernel == "compiled":
+        from mpi_lab.workloads import compiled
+
+        if not compiled.unavailable():  # else plan says why, on rank 0, for every rank
+            compiled.warm_up()
 
 
 def combine(results: list, height: int = DEFAULTS["height"],

@@ -10,7 +10,7 @@ from itertools import repeat
 from mpi_lab.core.lazyplan import LazyPlan
 from mpi_lab.workloads.param import Param, defaults
 
-KERNEL_NAMES = ("python", "numpy")
+KERNEL_NAMES = ("python", "numpy", "compiled")
 
 # Every subinterpreter imports this module again: a named tuple, not a dataclass, and no
 # ``typing``, keep each worker's start short.
@@ -50,6 +50,11 @@ def plan_blocks(trials: int, block_size: int, seed: int, kernel: str = "python")
         raise ValueError(f"seed must be 0 or greater (got {seed})")
     if kernel not in KERNEL_NAMES:
         raise ValueError(f"unknown kernel {kernel!r}; choose from {', '.join(KERNEL_NAMES)}")
+    if kernel == "compiled":
+        from mpi_lab.workloads import compiled
+
+        if why := compiled.unavailable():
+            raise ValueError(f"kernel 'compiled' is not available here: {why}")
     count = -(-trials // block_size)
     return LazyPlan(partial(make_block, trials, block_size, seed, kernel), range(count))
 
@@ -95,7 +100,15 @@ def numpy_kernel(block: PiBlock) -> int:
     return hits
 
 
-KERNELS = {"python": python_kernel, "numpy": numpy_kernel}
+def compiled_kernel(block: PiBlock) -> int:
+    """The seed's loop compiled by numba (``compiled``), the GIL released: numba's generator
+    seeded by (seed, index)."""
+    from mpi_lab.workloads import compiled
+
+    return compiled.pi_hits(block.seed, block.index, block.trials)
+
+
+KERNELS = {"python": python_kernel, "numpy": numpy_kernel, "compiled": compiled_kernel}
 
 
 def estimate(hits: int, trials: int) -> float:
@@ -111,7 +124,8 @@ default_schedule = "block"  # blocks cost the same: contiguous shares are balanc
 parameters = (
     Param("trials", 10_000_000, "Random points to draw."),
     Param("seed", 0, "Seed; block k draws from the generator of (seed, k)."),
-    Param("kernel", "python", "Pure-Python loop (the seed's) or vectorised NumPy.",
+    Param("kernel", "python", "Pure-Python loop (the seed's), vectorised NumPy, or the loop"
+          " compiled by numba (releases the GIL: threads scale).",
           choices=KERNEL_NAMES),
     Param("block_size", 100_000,
           "Trials per work item; hits depend on it, not on backend or workers."),
@@ -137,8 +151,18 @@ def result_layout(block: PiBlock) -> tuple[str, int]:
 
 
 def needs_numpy(kernel: str = DEFAULTS["kernel"], **_: object) -> bool:
-    """Only the NumPy kernel imports NumPy."""
-    return kernel == "numpy"
+    """The NumPy and compiled kernels import NumPy (and numba), which cannot load in a
+    subinterpreter."""
+    return kernel != "python"
+
+
+def warm_up(kernel: str = DEFAULTS["kernel"], **_: object) -> None:
+    """Compile the compiled kernel, or load it from numba's cache, before the clock starts."""
+    if kernel == "compiled":
+        from mpi_lab.workloads import compiled
+
+        if not compiled.unavailable():  # else plan says why, on rank 0, for every rank
+            compiled.warm_up()
 
 
 def combine(results: list, trials: int = DEFAULTS["trials"]) -> PiAnswer:
