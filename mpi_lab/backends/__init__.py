@@ -230,8 +230,10 @@ def _resolve(name: str, numpy: bool, workers: int | None, in_main: bool, unguard
         if numpy and not cls.runs_numpy:
             workers = "subinterpreters" if cls.subinterpreters else "workers"
             raise ConfigError(
-                f"backend {name!r} runs {workers}, which cannot import NumPy, and the"
-                f" kernels of {workload} need it"
+                f"backend {name!r} runs {workers}, which cannot import NumPy (nor numba, built"
+                f" on it), and the kernels of {workload} need it with these parameters; choose"
+                f" another backend ({', '.join(names_where(runs_numpy=True))}), or a pure-Python"
+                " kernel if the workload has one (--kernel python)"
             )
         return Choice(name)
     if workers == 1:

@@ -133,8 +133,9 @@ class Job:
             return
         raise ConfigError(
             f"backend {backend!r}: the kernel of {self.name} is defined in __main__ (a script"
-            " or notebook), which worker processes cannot import (nor subinterpreters, but for"
-            " a script's on Python 3.14+); move plan, kernel and combine into a module"
-            " (mywork.py) and pass 'mywork', or use an in-process backend (serial, threads,"
-            " thread-pool, asyncio)"
+            " or notebook), out of this backend's workers' reach: worker processes import a"
+            " kernel by its module's name, and so do subinterpreters (Python 3.14+ runs a"
+            " guarded script again in them; not 3.13, nor a notebook); move plan, kernel and"
+            " combine into a module (mywork.py) and pass 'mywork', or use an in-process"
+            " backend (serial, threads, thread-pool, asyncio)"
         )

@@ -42,7 +42,8 @@ Optional hooks say more (module attributes, or attributes of the object):
     warm_up            called once in each process that runs the plan (each rank), before
                        its clock starts, with plan's parameters by name: compile or load what
                        the kernels need (a numba kernel: from its cache). Its seconds are
-                       reported as start-up (``warm_up_seconds``), not in the run's time
+                       reported as start-up (``warm_up_seconds``), not in the run's time;
+                       returning False says it had nothing to do (nothing is reported)
     check_output       path -> bytes or None: asked on rank 0 before the plan: raise
                        ``ValueError`` if ``save`` cannot write ``path`` (its suffix, a missing
                        library), else return the bytes the file will need (None: unknown).
@@ -223,7 +224,8 @@ class Workload:
         import time
 
         started = time.perf_counter()
-        call(self.warm_up, (), params)
+        if call(self.warm_up, (), params) is False:  # nothing to do for these parameters
+            return 0.0
         return time.perf_counter() - started
 
     def saved(self, answer: Any, path: Any, params: dict[str, Any]) -> None:

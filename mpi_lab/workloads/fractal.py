@@ -247,6 +247,7 @@ def compiled_kernel(band: RowBand, out: np.ndarray | None = None) -> np.ndarray:
 
 KERNELS = {"numpy": numpy_kernel, "python": python_kernel, "compiled": compiled_kernel}
 EXACT_ARITH = ("python", "compiled")  # kernels that follow NumPy's formulas, sent with the band
+WARMED = EXACT_ARITH  # kernels with something to do before the clock (warm_up)
 
 
 # The workload contract (``mpi_lab.workloads.contract``): the fractal is a built-in workload.
@@ -328,7 +329,7 @@ def needs_numpy(kernel: str = DEFAULTS["kernel"], **_: object) -> bool:
     return kernel != "python"
 
 
-def warm_up(kernel: str = DEFAULTS["kernel"], **_: object) -> None:
+def warm_up(kernel: str = DEFAULTS["kernel"], **_: object) -> bool:
     """Before the clock starts: find NumPy's complex formulas for the kernels that follow them,
     and compile the compiled kernel, or load it from numba's cache."""
     if kernel in EXACT_ARITH:
@@ -339,6 +340,7 @@ def warm_up(kernel: str = DEFAULTS["kernel"], **_: object) -> None:
 
         if not compiled.unavailable():  # else plan says why, on rank 0, for every rank
             compiled.warm_up()
+    return kernel in WARMED
 
 
 def combine(results: list, height: int = DEFAULTS["height"],

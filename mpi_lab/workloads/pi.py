@@ -109,6 +109,7 @@ def compiled_kernel(block: PiBlock) -> int:
 
 
 KERNELS = {"python": python_kernel, "numpy": numpy_kernel, "compiled": compiled_kernel}
+WARMED = ("compiled",)  # kernels with something to do before the clock (warm_up)
 
 
 def estimate(hits: int, trials: int) -> float:
@@ -156,13 +157,14 @@ def needs_numpy(kernel: str = DEFAULTS["kernel"], **_: object) -> bool:
     return kernel != "python"
 
 
-def warm_up(kernel: str = DEFAULTS["kernel"], **_: object) -> None:
+def warm_up(kernel: str = DEFAULTS["kernel"], **_: object) -> bool:
     """Compile the compiled kernel, or load it from numba's cache, before the clock starts."""
     if kernel == "compiled":
         from mpi_lab.workloads import compiled
 
         if not compiled.unavailable():  # else plan says why, on rank 0, for every rank
             compiled.warm_up()
+    return kernel in WARMED
 
 
 def combine(results: list, trials: int = DEFAULTS["trials"]) -> PiAnswer:
