@@ -64,16 +64,18 @@ def speedups(bench: dict[str, Any]) -> dict[tuple[str, str, int, int], float | N
             row["speedup"] if row["status"] == "ok" else None for row in bench["results"]}
 
 
-def table(versions: list[str]) -> str:
-    runs = {version: load(version) for version in versions}
+Runs = dict[str, tuple[dict[str, Any], dict[str, Any]]]  # version -> (bench, start-up)
+
+
+def table(versions: list[str], runs: Runs) -> str:
+    ups = {version: speedups(runs[version][0]) for version in versions}
     pythons = [runs[v][0]["context"]["python"] for v in versions]
     head = "| workload | model | workers × ranks | " + " | ".join(pythons) + " |"
     lines = [head, "|" + "---|" * 3 + "---:|" * len(versions)]
-    keys = list(speedups(runs[versions[0]][0]))
-    for workload, backend, workers, ranks in keys:
+    for workload, backend, workers, ranks in ups[versions[0]]:
         cells = []
         for version in versions:
-            value = speedups(runs[version][0]).get((workload, backend, workers, ranks))
+            value = ups[version].get((workload, backend, workers, ranks))
             cells.append("—" if value is None else f"{value:.2f}×")
         lines.append(f"| {workload} | {backend} | {workers} × {ranks} | {' | '.join(cells)} |")
     serial = {v: {row["workload"]: row["seconds"] for row in runs[v][0]["results"]
@@ -82,9 +84,9 @@ def table(versions: list[str]) -> str:
         lines.append(f"| {workload} | serial, seconds | 1 × 1 | "
                      + " | ".join(f"{serial[v].get(workload, float('nan')):.3f} s"
                                   for v in versions) + " |")
-    lines += ["", "Start-up: a whole `mpi_lab.run` of 2 trivial items on 2 workers, less"
-              " the same run on serial (milliseconds, median); beneath it, the bare standard"
-              " library.", "", "| start-up | " + " | ".join(pythons) + " |",
+    lines += ["", ("Start-up: a whole `mpi_lab.run` of 2 trivial items on 2 workers, less"
+                   " the same run on serial (milliseconds, median); beneath it, the bare"
+                   " standard library."), "", "| start-up | " + " | ".join(pythons) + " |",
               "|---|" + "---:|" * len(versions)]
     labels: list[tuple[str, str]] = []
     for version in versions:
@@ -104,22 +106,21 @@ def table(versions: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(versions: list[str], path: Path) -> None:
+def plot(versions: list[str], runs: Runs, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = {version: load(version) for version in versions}
+    ups = {version: speedups(runs[version][0]) for version in versions}
     fig, axes = plt.subplots(3, 2, figsize=(13, 12))
     width = 0.8 / len(versions)
     for row, workload in enumerate(WORKLOADS):
         for col, workers in enumerate((1, 2)):
             ax = axes[row][col]
-            keys = [key for key in speedups(runs[versions[0]][0])
-                    if key[0] == workload and key[2] == workers]
+            keys = [key for key in ups[versions[0]] if key[0] == workload and key[2] == workers]
             for k, version in enumerate(versions):
-                values = [speedups(runs[version][0]).get(key) or 0.0 for key in keys]
+                values = [ups[version].get(key) or 0.0 for key in keys]
                 ax.bar([i + k * width for i in range(len(keys))], values, width,
                        label=runs[version][0]["context"]["python"])
             ax.set_xticks([i + width * (len(versions) - 1) / 2 for i in range(len(keys))])
@@ -160,9 +161,10 @@ def main() -> None:
     if not args.report_only:
         for version in versions:
             measure(version, args.repeats, args.quick)
-    summary = table(versions)
+    runs = {version: load(version) for version in versions}
+    summary = table(versions, runs)
     (OUT / "summary.md").write_text(summary)
-    plot(versions, OUT / "pythons.png")
+    plot(versions, runs, OUT / "pythons.png")
     print(summary)
     print(f"wrote {OUT / 'summary.md'} and {OUT / 'pythons.png'}", file=sys.stderr)
 

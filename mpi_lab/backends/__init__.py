@@ -126,10 +126,10 @@ def default_start_method() -> str:
     but never fork once MPI has started in this process (forkserver then)."""
     import multiprocessing  # here: only runs that start processes pay for it
 
-    method = (multiprocessing.get_start_method(allow_none=True)
-              or multiprocessing.get_all_start_methods()[0])  # the first is the default
+    methods = multiprocessing.get_all_start_methods()  # the first is the default
+    method = multiprocessing.get_start_method(allow_none=True) or methods[0]
     if method == "fork" and _mpi_started():
-        return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        return "forkserver" if "forkserver" in methods else "spawn"
     return method
 
 

@@ -58,9 +58,8 @@ def unguarded_call(start_method: str | None) -> tuple[str, int] | None:
     lab's own command line, a source that cannot be read)."""
     if start_method == "fork":
         return None
-    frame = _main_frame()
-    main = sys.modules.get("__main__")
-    if frame is None or main is None or not _reimported(main):
+    frame = _script_frame()
+    if frame is None:
         return None
     if start_method is None and backends.default_start_method() == "fork":
         return None
@@ -78,10 +77,14 @@ def unguarded_rerun() -> tuple[str, int] | None:
     """(script, line) of the top-level statement now running, when it is outside a main
     guard: a worker that runs the script again (a subinterpreter on 3.14+, to find a function
     of ``__main__``) would run it too."""
+    frame = _script_frame()
+    return None if frame is None else _unguarded_line(frame)
+
+
+def _script_frame() -> FrameType | None:
+    """The running script's top-level frame, if workers can run that script again."""
     frame = _main_frame()
-    if frame is None or not script_rerun():
-        return None
-    return _unguarded_line(frame)
+    return frame if frame is not None and script_rerun() else None
 
 
 def _unguarded_line(frame: FrameType) -> tuple[str, int] | None:

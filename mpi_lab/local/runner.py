@@ -126,22 +126,24 @@ def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
     layout = job.slot_layout(travelling or not pool.in_process)
     mode = None if into is not None else carry_mode(pool, job, travelling or among_ranks)
     kernel = Guarded(kernel.kernel, kernel.paths, into, mode, layout if mode == "typed" else None)
+
+    def typed(raw: Any, item: Any) -> memoryview:
+        return memoryview(raw).cast(layout(item)[0])  # type: ignore[misc]
+
     place = None
     if arriving is not None and layout is not None and not pool.in_process:
         def place(task: tuple[int, Any], value: Any) -> memoryview:
             index, item = task
-            return arriving.put(index, memoryview(value).cast(layout(item)[0])
-                                if mode == "typed" else value)
+            return arriving.put(index, typed(value, item) if mode == "typed" else value)
     try:
         with window():
             values = pool.map(kernel, tasks, meter.advance,
                               layout=None if layout is None else lambda task: layout(task[1]),
                               place=place)
-        if place is not None:
-            pass  # each one is in its slot already
+        if place is not None:  # each one is in its slot already
+            pass
         elif mode == "typed":
-            values = [memoryview(raw).cast(layout(item)[0])  # type: ignore[misc]
-                      for (_, item), raw in zip(tasks, values, strict=True)]
+            values = [typed(raw, item) for (_, item), raw in zip(tasks, values, strict=True)]
         elif mode == "pickle" and not travelling:
             values = [unpickled(raw, index, item)
                       for (index, item), raw in zip(tasks, values, strict=True)]

@@ -72,6 +72,12 @@ def _seed32(seed: int, index: int) -> int:
     return (z ^ (z >> 31)) & 0xFFFFFFFF
 
 
+def require() -> None:
+    """A ``ValueError`` (a bad input) naming why the compiled kernels cannot run here, if so."""
+    if why := unavailable():
+        raise ValueError(f"kernel 'compiled' is not available here: {why}")
+
+
 def describe() -> str:
     """numba's version and cache folder, or why the compiled kernels cannot run (for ``info``)."""
     why = unavailable()
@@ -83,7 +89,10 @@ def describe() -> str:
 
 
 def warm_up() -> float:
-    """Compile the kernels, or load them from the cache: the seconds it took."""
+    """Compile the kernels, or load them from the cache: the seconds it took (none without
+    numba: the plan says why, on rank 0, for every rank)."""
+    if unavailable():
+        return 0.0
     import numpy as np
 
     started = time.perf_counter()

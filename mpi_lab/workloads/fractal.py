@@ -276,8 +276,7 @@ def plan(height: int = DEFAULTS["height"], width: int = DEFAULTS["width"],
     if kernel == "compiled":
         from mpi_lab.workloads import compiled
 
-        if why := compiled.unavailable():
-            raise ValueError(f"kernel 'compiled' is not available here: {why}")
+        compiled.require()
     if band_rows is not None and band_rows <= 0:
         raise ValueError(f"band rows must be greater than 0 (got {band_rows})")
     if band_rows is None and kernel == "compiled":
@@ -338,8 +337,7 @@ def warm_up(kernel: str = DEFAULTS["kernel"], **_: object) -> bool:
     if kernel == "compiled":
         from mpi_lab.workloads import compiled
 
-        if not compiled.unavailable():  # else plan says why, on rank 0, for every rank
-            compiled.warm_up()
+        compiled.warm_up()
     return kernel in WARMED
 
 

@@ -53,8 +53,7 @@ def plan_blocks(trials: int, block_size: int, seed: int, kernel: str = "python")
     if kernel == "compiled":
         from mpi_lab.workloads import compiled
 
-        if why := compiled.unavailable():
-            raise ValueError(f"kernel 'compiled' is not available here: {why}")
+        compiled.require()
     count = -(-trials // block_size)
     return LazyPlan(partial(make_block, trials, block_size, seed, kernel), range(count))
 
@@ -162,8 +161,7 @@ def warm_up(kernel: str = DEFAULTS["kernel"], **_: object) -> bool:
     if kernel == "compiled":
         from mpi_lab.workloads import compiled
 
-        if not compiled.unavailable():  # else plan says why, on rank 0, for every rank
-            compiled.warm_up()
+        compiled.warm_up()
     return kernel in WARMED
 
 
