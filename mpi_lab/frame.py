@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from mpi_lab.backends import Choice
 from mpi_lab.cluster.detect import env_rank, use_mpi
-from mpi_lab.core.errors import RunEnded
+from mpi_lab.core.errors import RunEnded, ending_behind
 from mpi_lab.core.machine import local_cores
 from mpi_lab.core.protocol import ROOT
 from mpi_lab.core.results import Results
@@ -149,12 +149,24 @@ def run(job: Job, options: RunOptions, *, output: str | None = None) -> Report |
             team = coordinator.join(_schedule(job, options),
                                     options.start_method, options.deadline)
             try:
-                return _run(job, options, team, output)
+                return _ended_as_such(_run, job, options, team, output)
             except RunEnded as ended:
                 # Ranks stop wherever they were: this job's collectives are out of step now.
                 exits.mark_broken(f"an earlier run ended early ({ended.line})")
                 raise
-        return _run(job, options, LocalTeam(), output)
+        return _ended_as_such(_run, job, options, LocalTeam(), output)
+
+
+def _ended_as_such(step: Callable[..., T], *args: Any) -> T:
+    """``step(*args)``; an error raised while the run was ending (a lock half released as the
+    deadline struck) is that end."""
+    try:
+        return step(*args)
+    except Exception as exc:
+        ending = ending_behind(exc)
+        if ending is None:
+            raise
+        raise ending from None
 
 
 def _backstop(options: RunOptions) -> Backstop | None:

@@ -80,6 +80,45 @@ def test_deadline_from_python_raises_with_the_cli_exit_code():
     assert time.monotonic() - started < 1 + FAST
 
 
+@pytest.mark.parametrize("backend", ["thread-pool", "process-pool"])
+def test_a_deadline_that_strikes_inside_a_lock_still_ends_as_a_deadline(backend: str,
+                                                                        monkeypatch):
+    """The deadline is raised in the main thread wherever it is: struck between a Condition's
+    release and its re-taking (rare: CI met it once), the lock's RuntimeError comes out,
+    carrying the DeadlinePassed as its context. The run ends as a deadline all the same, not
+    as an item that could not be sent."""
+    from concurrent.futures import Future
+
+    result = Future.result
+
+    def struck_in_the_lock(self: Future, timeout: float | None = None) -> object:
+        try:
+            return result(self, timeout)
+        except DeadlinePassed:
+            raise RuntimeError("cannot release un-acquired lock") from None
+
+    monkeypatch.setattr(Future, "result", struck_in_the_lock)
+    with pytest.raises(DeadlinePassed) as ended:
+        mpi_lab.run("pi", params={"trials": 10**12}, backend=backend, workers=2, deadline=1)
+    assert ended.value.exit_code == 124
+
+
+def test_a_kernel_that_turns_the_deadline_into_its_own_error_still_ends_at_the_deadline(
+        tmp_path: Path):
+    """A kernel (in the main thread, on serial) whose clean-up raises as the deadline strikes:
+    the run ended by its deadline, not by that kernel's failure."""
+    spec = tmp_path / "wl_cleanup.py"
+    spec.write_text(
+        "import time\n"
+        "def plan():\n    return list(range(4))\n"
+        "def kernel(item):\n"
+        "    try:\n        time.sleep(60)\n"
+        "    finally:\n        raise OSError('clean-up failed')\n"
+        "def combine(results):\n    return len(results)\n")
+    with pytest.raises(DeadlinePassed):
+        mpi_lab.run(str(spec), backend="serial", deadline=1)
+
+
 def test_a_deadline_off_the_main_thread_is_refused():
     import threading
 

@@ -136,6 +136,25 @@ class DeadlinePassed(RunEnded):
         self.seconds = seconds
 
 
+def ending_behind(exc: BaseException) -> BaseException | None:
+    """The stop (a signal, the deadline: ``RunEnded``; a peer rank's failure: ``PeerFailed``)
+    that ``exc`` was raised while handling, if any.
+
+    A stop is raised in the main thread wherever it is; caught half-way through releasing or
+    re-taking a lock (``Condition.wait``), it comes out as that lock's ``RuntimeError``, or as
+    whatever a caller made of that (an item "not sent"): the run stopped all the same."""
+    todo, seen = [exc], set()
+    while todo:
+        current = todo.pop()
+        if isinstance(current, (RunEnded, PeerFailed)):
+            return current
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        todo += [e for e in (current.__context__, current.__cause__) if e is not None]
+    return None
+
+
 def record_of(error: LabError) -> Failure:
     """The failure record ``error`` carries, or one made of it (a bad input found on rank 0)."""
     from mpi_lab.core.failures import Failure

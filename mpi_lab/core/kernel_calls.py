@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mpi_lab.core.errors import KernelFailed
+from mpi_lab.core.errors import KernelFailed, ending_behind
 from mpi_lab.core.failures import Failure, failure_of, import_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing in every worker
@@ -83,6 +83,9 @@ class Guarded:
                 self.kernel(item, out=out)
                 return out
         except Exception as exc:
+            ending = ending_behind(exc)  # the run ended inside the kernel, in this thread
+            if ending is not None:
+                raise ending from None
             import traceback  # only on failure: each module costs every subinterpreter
 
             raise KernelFailed(failure_of(exc, index=index, item=short_repr(item),

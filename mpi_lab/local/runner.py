@@ -23,6 +23,7 @@ from mpi_lab.core.errors import (
     ItemNotSent,
     KernelFailed,
     NotInSubinterpreter,
+    ending_behind,
     failed_error,
 )
 from mpi_lab.core.failures import Failure, import_name
@@ -150,23 +151,34 @@ def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
         elif layout is not None and into is None:
             values = [fitted(value, layout(item), index, item)
                       for (index, item), value in zip(tasks, values, strict=True)]
-    except KernelFailed as exc:
+    except Exception as exc:
+        ending = ending_behind(exc)
+        if ending is not None:  # the run ended as it waited: not a failure of its item
+            raise ending from None
+        _raise_failure(exc, job, pool, tasks, before)
+        raise
+    return values
+
+
+def _raise_failure(exc: Exception, job: Job, pool: Backend, tasks: Numbered,
+                   before: int) -> None:
+    """``exc``, from a map, as the lab reports it: one error naming the item, or the refusal
+    of a subinterpreter (with the progress it counted taken back); anything else as it is."""
+    meter = lab_progress.current()
+    if isinstance(exc, KernelFailed):
         if not pool.runs_numpy and exc.failure.is_a("ImportError"):
             meter.forget(len(tasks), meter.done - before)
             cause = exc.failure.cause.partition(": ")[2]
             raise NotInSubinterpreter(f"{exc.failure.kinds[0]}: {one_line(cause)}",
                                       exc.failure.module) from None
         raise failed_error(exc.failure) from None
-    except ItemNotSent as exc:
+    if isinstance(exc, ItemNotSent):
         raise ConfigError(_not_sent(job, pool, exc)) from None
-    except Exception as exc:
-        # Imported here: concurrent.futures costs start-up time that serial runs do not need.
-        from concurrent.futures import BrokenExecutor
+    # Imported here: concurrent.futures costs start-up time that serial runs do not need.
+    from concurrent.futures import BrokenExecutor
 
-        if isinstance(exc, BrokenExecutor):  # e.g. BrokenProcessPool: a worker process died
-            raise failed_error(Failure(f"a worker process died: {exc}")) from exc
-        raise
-    return values
+    if isinstance(exc, BrokenExecutor):  # e.g. BrokenProcessPool: a worker process died
+        raise failed_error(Failure(f"a worker process died: {exc}")) from exc
 
 
 def _not_sent(job: Job, pool: Backend, exc: ItemNotSent) -> str:

@@ -26,6 +26,7 @@ from mpi_lab.core.errors import (
     KernelFailed,
     LabError,
     PeerFailed,
+    ending_behind,
     failed_error,
     rank_failed,
     record_of,
@@ -242,7 +243,8 @@ class RankTeam:
                              rank=self.rank, travelling=travelling, plan_slots=slots,
                              window=watch.window, among_ranks=self.size > 1)
             handout.stop(None)
-        except BaseException as exc:
+        except BaseException as caught:
+            exc = ending_behind(caught) or caught  # a run's end, whatever it surfaced as
             if isinstance(exc, LabError):
                 watch.tell_others()  # first: they stop now, while this rank tidies up
             handout.stop(exc)
@@ -250,7 +252,9 @@ class RankTeam:
                 return abandoned(), None
             if isinstance(exc, LabError):
                 return failed(self.rank, exc)._replace(told=watch.told), None
-            raise
+            if exc is caught:
+                raise
+            raise exc from None
         return succeeded(done, job.layout is not None), done
 
     def exchange(self, outcome: Outcome) -> list[Outcome]:
