@@ -22,12 +22,13 @@ from typing import Any, Protocol, TypeVar
 
 from mpi_lab.backends import Choice
 from mpi_lab.cluster.detect import env_rank, use_mpi
-from mpi_lab.core.errors import RunEnded, ending_behind
+from mpi_lab.core.errors import ConfigError, RunEnded, ending_behind
 from mpi_lab.core.machine import local_cores
 from mpi_lab.core.protocol import ROOT
 from mpi_lab.core.results import Results
 from mpi_lab.endings import interrupts
 from mpi_lab.local import mainguard
+from mpi_lab.local import explaining, timing
 from mpi_lab.local.jobs import Job
 from mpi_lab.local.report import Report
 from mpi_lab.local.runner import plan_slots, resolve, run_share
@@ -57,6 +58,7 @@ class Team(Protocol):
     def progress_view(self, shown: bool) -> Any: ...
     def decide(self, step: Callable[[], T], idle: bool = False) -> T | None: ...
     def broadcast(self, value: T | None) -> T: ...
+    def to_root(self, value: T) -> list[T] | None: ...
     def share(self, job: Job, plan: Sequence[Any], schedule: str | None, choice: Choice,
               workers: int, start_method: str | None, slots: PlanSlots | None,
               ) -> tuple[Outcome, Any, Choice]: ...
@@ -106,6 +108,9 @@ class LocalTeam:
 
     def broadcast(self, value: T | None) -> T:
         return value  # type: ignore[return-value]
+
+    def to_root(self, value: T) -> list[T] | None:
+        return [value]
 
     def share(self, job: Job, plan: Sequence[Any], schedule: str | None, choice: Choice,
               workers: int, start_method: str | None, slots: PlanSlots | None,
@@ -189,6 +194,22 @@ def _run(job: Job, options: RunOptions, team: Team, output: str | None) -> Repor
     team.start()
     warm_up = job.preload()
     started = time.perf_counter()
+    recorder = None
+    if options.explain or options.timeline is not None:
+        recorder = timing.Recorder(started, spans=options.timeline is not None)
+    with timing.recording(recorder):
+        try:
+            return _steps(job, options, team, output, started, warm_up)
+        except BaseException as exc:
+            # What it measured up to the end, on this process (a bad input: nothing to say).
+            if recorder is not None and not isinstance(exc, ConfigError):
+                exc.explain = explaining.partial(recorder, team.rank)  # type: ignore[union-attr]
+            raise
+
+
+def _steps(job: Job, options: RunOptions, team: Team, output: str | None, started: float,
+           warm_up: float | None) -> Report | None:
+    """The run from its plan to its report (``started``: the clock's start)."""
     workers = team.workers(options.workers)
     most_workers, shown = team.agree(workers, live_line.wanted(options.progress))
     schedule = _schedule(job, options) if team.distributed else None
@@ -198,27 +219,46 @@ def _run(job: Job, options: RunOptions, team: Team, output: str | None) -> Repor
         if teller is not None:
             around.enter_context(interrupts.standing(teller))
         around.enter_context(live_line.shown(job.name, view.poll if view is not None else None))
-        decided = team.decide(lambda: _plan(job, options, most_workers, output))
-        plan, choice = decided if decided is not None else ([], None)
-        choice = team.broadcast(choice)
+        with timing.phase("plan"):  # on other ranks: waiting for rank 0's plan
+            decided = team.decide(lambda: _plan(job, options, most_workers, output))
+            plan, choice = decided if decided is not None else ([], None)
+            choice = team.broadcast(choice)
         if view is not None:
             view.total = len(plan)
         # Rank 0's results stay: in place (if they can be), at their places in the whole plan.
         slots = plan_slots(job, plan) if team.rank == ROOT else None
         outcome, results, used = team.share(job, plan, schedule, choice, workers,
                                             options.start_method, slots)
-        outcomes = team.exchange(outcome)
-    parts = team.gather(job, plan, results, outcomes, slots)
+        with timing.phase("waiting"):  # for the other ranks to finish their shares
+            outcomes = team.exchange(outcome)
+    with timing.phase("receiving"):
+        parts = team.gather(job, plan, results, outcomes, slots)
     # Rank 0's combine may fail: every rank hears of it and raises it.
-    answer = team.decide(lambda: job.combine(
-        team.in_plan_order(job, plan, outcomes, results, parts, slots)), idle=True)
+    with timing.phase("combine"):
+        answer = team.decide(lambda: job.combine(
+            team.in_plan_order(job, plan, outcomes, results, parts, slots)), idle=True)
+    ended = time.perf_counter()
+    recorder = timing.current()
+    measured = None
+    if recorder is not None:
+        if team.rank == ROOT:
+            recorder.bytes["receiving"] += sum(o.nbytes for o in outcomes[1:])
+        measured = team.to_root(explaining.measured(recorder, team.rank, ended - started))
     if team.rank != ROOT:
         return None
     per_rank = [o.report for o in outcomes if o.report is not None]
     report = Report.finished(job, answer, used, schedule=schedule, started=started,
-                             per_rank=per_rank)
+                             per_rank=per_rank, ended=ended)
     if warm_up:
         report.extra["warm_up_seconds"] = warm_up  # start-up, outside ``seconds``
+    if measured is not None:
+        report.extra["explain"], report.timeline = explaining.merged(
+            measured, job.name, used.name, options.timeline is not None)
+        if options.timeline is not None:
+            from mpi_lab.present import timeline
+
+            timeline.save_timeline(report.timeline, options.timeline)
+            report.extra["timeline"] = options.timeline
     if output is not None:
         from mpi_lab.present import files  # tempfile and pathlib: only a run that saves
 
@@ -229,10 +269,14 @@ def _run(job: Job, options: RunOptions, team: Team, output: str | None) -> Repor
 
 def _plan(job: Job, options: RunOptions, workers: int,
           output: str | None) -> tuple[Sequence[Any], Choice]:
-    """On rank 0: the output file's check, the plan, and the backend for it."""
+    """On rank 0: the output and timeline files' checks, the plan, and the backend for it."""
     if output is not None:
         from mpi_lab.present import files  # tempfile and pathlib: only a run that saves
 
         files.check_output_path(output, job.output_size(output))
+    if options.timeline is not None:
+        from mpi_lab.present import timeline
+
+        timeline.check_timeline_path(options.timeline)
     plan = job.plan()
     return plan, resolve(job, options.backend, workers, options.start_method)

@@ -13,7 +13,8 @@ from mpi_lab.backends import CHOICES
 from mpi_lab.core.errors import ConfigError
 from mpi_lab.mpi import schedules
 
-FIELDS = ("backend", "workers", "schedule", "start_method", "mpi", "progress", "deadline")
+FIELDS = ("backend", "workers", "schedule", "start_method", "mpi", "progress", "deadline",
+          "explain", "timeline")
 
 
 def backend_name(value: Any) -> str:
@@ -61,6 +62,27 @@ def deadline_seconds(value: Any) -> float | None:
     return seconds
 
 
+def flag(name: str, value: Any) -> bool:
+    """True or False."""
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{name}: {value!r}; expected True or False")
+
+
+def timeline_path(value: Any) -> str | None:
+    """None (no timeline) or a file of a kind a timeline is saved as: ``.png`` or ``.json``
+    (its folder is checked on rank 0, with the plan)."""
+    if value is None:
+        return None
+    import os
+
+    from mpi_lab.present import timeline
+
+    path = os.fspath(value)
+    timeline.check_timeline_kind(path)
+    return path
+
+
 def optional_flag(name: str, value: Any) -> bool | None:
     """None (decided later) or True/False."""
     if value is None or isinstance(value, bool):
@@ -83,14 +105,18 @@ class RunOptions:
     mpi: bool | None  # None: only when started by mpiexec/mpirun/srun
     progress: bool | None  # None: when stderr is a terminal
     deadline: float | None  # seconds
+    explain: bool  # measure where the run's time goes (``Report.explain``)
+    timeline: str | None  # a file to draw each worker's items in (.png, .json)
 
     def __init__(self, backend: str = "auto", workers: int | str | None = None,
                  schedule: str | None = None, start_method: str | None = None,
                  mpi: bool | None = None, progress: bool | None = False,
-                 deadline: float | str | None = None) -> None:
+                 deadline: float | str | None = None, explain: bool = False,
+                 timeline: Any = None) -> None:
         checked = (backend_name(backend), worker_count(workers), schedule_name(schedule),
                    start_method_name(start_method), optional_flag("mpi", mpi),
-                   optional_flag("progress", progress), deadline_seconds(deadline))
+                   optional_flag("progress", progress), deadline_seconds(deadline),
+                   flag("explain", explain), timeline_path(timeline))
         for name, value in zip(FIELDS, checked, strict=True):
             object.__setattr__(self, name, value)
 

@@ -217,3 +217,21 @@ def test_a_failed_run_with_progress_leaves_no_report_behind(comm, monkeypatch):
     drained = shared(comm, drained)
     assert len(drained) == 1 and all(count >= 1 for count in drained[0][1:])
     assert not _progress_left(comm)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_explain_and_timeline_cover_every_rank(comm, schedule: str, tmp_path_factory):
+    job = pi_job(trials=23_457, block_size=1_000, seed=11)
+    path = shared(comm, str(tmp_path_factory.mktemp("timeline") / "t.json"))
+    report = mpi_lab.run(job, backend="thread-pool", workers=2, schedule=schedule, mpi=True,
+                         explain=True, timeline=path)
+    seen = shared(comm, None if report is None else (
+        report.answer.hits, report.explain, report.timeline))
+    hits, explain, timeline = seen
+    assert hits == mpi_lab.run(job, backend="serial", workers=1, mpi=False).answer.hits
+    assert [rank["rank"] for rank in explain["per_rank"]] == list(range(comm.Get_size()))
+    for rank in explain["per_rank"]:
+        assert sum(rank["parts"].values()) == pytest.approx(rank["seconds"], rel=0.01)
+    assert {lane["rank"] for lane in timeline["lanes"]} == set(range(comm.Get_size()))
+    items = sorted(span["item"] for span in timeline["spans"] if span["kind"] == "compute")
+    assert items == list(range(len(job.plan())))

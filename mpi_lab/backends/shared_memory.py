@@ -30,6 +30,7 @@ from mpi_lab.backends._base import Done, Kernel, Layout, Place, no_progress
 from mpi_lab.backends._executor import stream
 from mpi_lab.backends.process_pool import ProcessPoolBackend
 from mpi_lab.core.errors import ItemNotSent
+from mpi_lab.core.kernel_calls import Timed
 
 NAME_PREFIX = "mpi_lab_"
 
@@ -49,16 +50,17 @@ def _attach(name: str) -> shared_memory.SharedMemory:
 
 
 def _fill_slot(where: tuple[str, int], offset: int, layout: tuple[str, int], kernel: Kernel,
-               item: Any) -> None:
+               item: Any) -> Any:
     """Run ``kernel(item)`` in a worker and write its result, as ``layout`` says, into the
-    item's slot.
+    item's slot; return the kernel's stamp if it is ``Timed`` (else None).
 
     ``where`` is the block's ``/proc/PID/fd/N`` path and inode, or its name where there is no
     /proc (and no inode).
     """
-    from mpi_lab.core.kernel_calls import fitted
+    from mpi_lab.core.kernel_calls import Timed, fitted
 
-    encoded = fitted(kernel(item), layout, *item).cast("B")
+    result, stamp = kernel(item) if isinstance(kernel, Timed) else (kernel(item), None)
+    encoded = fitted(result, layout, *item).cast("B")
     end = offset + encoded.nbytes
     path, inode = where
     if path.startswith("/proc/"):
@@ -69,12 +71,13 @@ def _fill_slot(where: tuple[str, int], offset: int, layout: tuple[str, int], ker
                 raise RuntimeError("the shared-memory block is gone")
             with mmap.mmap(file.fileno(), end) as memory:
                 memory[offset:end] = encoded
-        return
+        return stamp
     block = _attach(path)
     try:
         block.buf[offset:end] = encoded
     finally:
         block.close()
+    return stamp
 
 
 @contextlib.contextmanager
@@ -122,17 +125,19 @@ class SharedMemoryBackend(ProcessPoolBackend):
         slots, total = places(layouts)
         with _window_block(total) as (block, where):
             try:
-                stream(lambda slot: self.submit(_fill_slot, where, slot[0][1], slot[1], kernel,
-                                                slot[2]),
-                       zip(slots, layouts, window, strict=True), len(window), done)
+                stamps = stream(lambda slot: self.submit(_fill_slot, where, slot[0][1], slot[1],
+                                                         kernel, slot[2]),
+                                zip(slots, layouts, window, strict=True), len(window), done)
             except ItemNotSent as exc:  # name the item, not its slot
                 raise ItemNotSent(exc.item[2], exc.cause) from exc.cause
+            timed = isinstance(kernel, Timed)  # then each result goes with its stamp
             if place is None:  # copied: nothing refers to the block once the window is read
-                return [memoryview(bytes(block.buf[start : start + size])).cast(typecode)
-                        for typecode, start, size in slots]
+                return [(copied, stamp) if timed else copied for copied, stamp in zip(
+                    (memoryview(bytes(block.buf[start : start + size])).cast(typecode)
+                     for typecode, start, size in slots), stamps, strict=True)]
             kept = []
-            for (typecode, start, size), item in zip(slots, window, strict=True):
+            for (typecode, start, size), item, stamp in zip(slots, window, stamps, strict=True):
                 # ``place`` copies the result out (the block cannot close while it is seen)
                 with block.buf[start : start + size] as raw, raw.cast(typecode) as result:
-                    kept.append(place(item, result))
+                    kept.append(place(item, (result, stamp) if timed else result))
             return kept

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
+from _thread import get_native_id  # built in: costs a subinterpreter nothing to import
+from time import perf_counter
 
 from mpi_lab.core.errors import KernelFailed, ending_behind
 from mpi_lab.core.failures import Failure, failure_of, import_name
@@ -65,23 +67,27 @@ class Guarded:
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         if not self.paths:
-            return Guarded, (self.kernel, (), None, self.carry, self.layout)
+            return type(self), (self.kernel, (), None, self.carry, self.layout)
         import pickle
 
-        return _restore, (self.paths, pickle.dumps((self.kernel, self.carry, self.layout)))
+        return _restore, (self.paths, pickle.dumps((self.kernel, self.carry, self.layout)),
+                          type(self) is Timed)
 
     def __repr__(self) -> str:
-        return f"Guarded({self.kernel!r})"
+        return f"{type(self).__name__}({self.kernel!r})"
 
     def __call__(self, task: tuple[int, Any]) -> Any:
+        return self._carry(task, self._compute(task))
+
+    def _compute(self, task: tuple[int, Any]) -> Any:
+        """The kernel's result for ``task`` (or its slot, written in place)."""
         index, item = task
         try:
             if self.slots is None:
-                result = self.kernel(item)
-            else:
-                out = self.slots[index]
-                self.kernel(item, out=out)
-                return out
+                return self.kernel(item)
+            out = self.slots[index]
+            self.kernel(item, out=out)
+            return out
         except Exception as exc:
             ending = ending_behind(exc)  # the run ended inside the kernel, in this thread
             if ending is not None:
@@ -90,11 +96,32 @@ class Guarded:
 
             raise KernelFailed(failure_of(exc, index=index, item=short_repr(item),
                                           traceback=traceback.format_exc())) from None
+
+    def _carry(self, task: tuple[int, Any], result: Any) -> Any:
+        """``result`` made ready to travel as ``carry`` says."""
         if self.carry == "pickle":
-            return pickled(result, index, item)
+            return pickled(result, *task)
         if self.carry == "typed":
-            return bytes(fitted(result, self.layout(item), index, item).cast("B"))  # type: ignore[misc]
+            return bytes(fitted(result, self.layout(task[1]), *task).cast("B"))  # type: ignore[misc]
         return result
+
+
+class Timed(Guarded):
+    """A ``Guarded`` kernel that also says when it ran (``--explain``, ``--timeline``): it
+    returns ``(result, stamp)``, the stamp ``(index, worker, started, computed, ended)``:
+    ``worker`` is (process id, thread id); the times are ``time.perf_counter``'s, one clock
+    for every process of a host; ``computed`` to ``ended`` is the result made ready to travel.
+    """
+
+    __slots__ = ()
+
+    def __call__(self, task: tuple[int, Any]) -> Any:
+        started = perf_counter()
+        result = self._compute(task)
+        computed = perf_counter()
+        carried = self._carry(task, result)
+        return carried, (task[0], (os.getpid(), get_native_id()), started, computed,
+                         perf_counter())
 
 
 def pickled(result: Any, index: int, item: Any) -> bytes:
@@ -169,7 +196,7 @@ def fitted(result: Any, layout: tuple[str, int], index: int, item: Any) -> memor
         )) from None
 
 
-def _restore(paths: tuple[str, ...], state: bytes) -> Guarded:
+def _restore(paths: tuple[str, ...], state: bytes, timed: bool = False) -> Guarded:
     """A ``Guarded`` rebuilt in a worker: its ``paths`` importable first, then its kernel."""
     import pickle
 
@@ -177,7 +204,7 @@ def _restore(paths: tuple[str, ...], state: bytes) -> Guarded:
         if path not in sys.path:
             sys.path.append(path)
     kernel, carry, layout = pickle.loads(state)
-    return Guarded(kernel, paths, None, carry, layout)
+    return (Timed if timed else Guarded)(kernel, paths, None, carry, layout)
 
 
 def probe(payload: bytes) -> tuple[str, str]:

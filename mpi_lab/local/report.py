@@ -52,15 +52,23 @@ class Report:
     per_rank: list[RankReport]
     backend_why: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # what the run adds (the file saved)
+    timeline: dict[str, Any] | None = None  # each worker's items, if a timeline was asked for
 
     @classmethod
     def finished(cls, job: Job, answer: Any, choice: Choice, *, schedule: str | None,
-                 started: float, per_rank: list[RankReport]) -> Report:
-        """The report of a run that began at ``started`` (``time.perf_counter``) and ends now;
-        its workers are rank 0's (each rank's are in ``per_rank``)."""
+                 started: float, per_rank: list[RankReport],
+                 ended: float | None = None) -> Report:
+        """The report of a run that began at ``started`` (``time.perf_counter``) and ended at
+        ``ended`` (None: now); its workers are rank 0's (each rank's are in ``per_rank``)."""
+        ended = time.perf_counter() if ended is None else ended
         return cls(job=job, answer=answer, backend=choice.name, backend_why=choice.why,
                    workers=per_rank[0].workers, ranks=len(per_rank), schedule=schedule,
-                   seconds=time.perf_counter() - started, per_rank=per_rank)
+                   seconds=ended - started, per_rank=per_rank)
+
+    @property
+    def explain(self) -> dict[str, Any] | None:
+        """Where the run's time went (``explain=True``): parts, per rank; else None."""
+        return self.extra.get("explain")
 
     @property
     def workload(self) -> str:

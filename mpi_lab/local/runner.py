@@ -29,6 +29,7 @@ from mpi_lab.core.errors import (
 from mpi_lab.core.failures import Failure, import_name
 from mpi_lab.core.kernel_calls import (
     Guarded,
+    Timed,
     fitted,
     import_paths,
     loads,
@@ -41,7 +42,7 @@ from mpi_lab.core.kernel_calls import (
 )
 from mpi_lab.core.results import Results
 from mpi_lab.core.results import results as typed_results
-from mpi_lab.local import mainguard
+from mpi_lab.local import mainguard, timing
 from mpi_lab.local.jobs import Job
 from mpi_lab.local.report import RankReport
 from mpi_lab.local.slots import PlanSlots, back_to_back
@@ -126,7 +127,9 @@ def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
     # Results that cross a process boundary anyway travel as narrow as the layout allows.
     layout = job.slot_layout(travelling or not pool.in_process)
     mode = None if into is not None else carry_mode(pool, job, travelling or among_ranks)
-    kernel = Guarded(kernel.kernel, kernel.paths, into, mode, layout if mode == "typed" else None)
+    recorder = timing.current()
+    kernel = (Guarded if recorder is None else Timed)(
+        kernel.kernel, kernel.paths, into, mode, layout if mode == "typed" else None)
 
     def typed(raw: Any, item: Any) -> memoryview:
         return memoryview(raw).cast(layout(item)[0])  # type: ignore[misc]
@@ -136,27 +139,75 @@ def map_items(pool: Backend, kernel: Guarded, tasks: Numbered, job: Job,
         def place(task: tuple[int, Any], value: Any) -> memoryview:
             index, item = task
             return arriving.put(index, typed(value, item) if mode == "typed" else value)
+    stamps: list[timing.Stamp] = []
+    if recorder is not None and place is not None:
+        place = _stamped(place, stamps)
     try:
+        started = time.perf_counter()
         with window():
             values = pool.map(kernel, tasks, meter.advance,
                               layout=None if layout is None else lambda task: layout(task[1]),
                               place=place)
-        if place is not None:  # each one is in its slot already
-            pass
-        elif mode == "typed":
-            values = [typed(raw, item) for (_, item), raw in zip(tasks, values, strict=True)]
-        elif mode == "pickle" and not travelling:
-            values = [unpickled(raw, index, item)
-                      for (index, item), raw in zip(tasks, values, strict=True)]
-        elif layout is not None and into is None:
-            values = [fitted(value, layout(item), index, item)
-                      for (index, item), value in zip(tasks, values, strict=True)]
-    except Exception as exc:
+        if recorder is not None:
+            ended = time.perf_counter()
+            pairs, values = (stamps, values) if stamps else (
+                [v[1] for v in values], [value for value, _ in values])
+            recorder.mapped(started, ended, pairs, pool.workers,
+                            *_crossing_bytes(tasks, values, pool))
+        with timing.phase("receiving"):
+            values = _as_results(values, tasks, job, mode, layout, into, place, travelling)
+    except BaseException as exc:
+        if recorder is not None:  # a map that did not finish: counted whole, not split
+            recorder.add("compute", started, time.perf_counter())
+            recorder.estimated.add("compute")
+        if not isinstance(exc, Exception):
+            raise
         ending = ending_behind(exc)
         if ending is not None:  # the run ended as it waited: not a failure of its item
             raise ending from None
         _raise_failure(exc, job, pool, tasks, before)
         raise
+    return values
+
+
+def _stamped(place: Any, stamps: list[timing.Stamp]) -> Any:
+    """``place`` for a timed kernel's ``(value, stamp)``: the stamp kept, the value placed."""
+    def place_value(task: tuple[int, Any], pair: tuple[Any, timing.Stamp]) -> Any:
+        stamps.append(pair[1])
+        return place(task, pair[0])
+    return place_value
+
+
+def _crossing_bytes(tasks: Numbered, values: list[Any], pool: Backend) -> tuple[int, int]:
+    """The bytes of items that crossed to the workers (the first one's pickle, times their
+    number: an estimate) and of results that crossed back (0, 0 for in-process workers)."""
+    if pool.in_process:
+        return 0, 0
+    import pickle
+
+    sent = len(pickle.dumps(tasks[0], protocol=pickle.HIGHEST_PROTOCOL)) * len(tasks)
+    return sent, sum(memoryview(value).nbytes for value in values
+                     if isinstance(value, bytes | bytearray | memoryview))
+
+
+def _as_results(values: list[Any], tasks: Numbered, job: Job, mode: str | None,
+                layout: Any, into: Any, place: Any, travelling: bool) -> list[Any]:
+    """What the pool returned, as results: typed or unpickled back, or fitted to the layout
+    (results placed as they came, or written in place, are so already)."""
+    if place is not None:  # each one is in its slot already
+        return values
+
+    def typed(raw: Any, item: Any) -> memoryview:
+        return memoryview(raw).cast(layout(item)[0])  # type: ignore[no-any-return]
+
+    if mode == "typed":
+        return [typed(raw, item) for (_, item), raw in zip(tasks, values, strict=True)]
+    if mode == "pickle" and not travelling:
+        return [unpickled(raw, index, item)
+                for (index, item), raw in zip(tasks, values, strict=True)]
+    if layout is not None and into is None:
+        return [fitted(value, layout(item), index, item)
+                for (index, item), value in zip(tasks, values, strict=True)]
     return values
 
 
@@ -299,14 +350,15 @@ def run_share(job: Job, chunks: Iterable[Chunk], choice: backends.Choice, worker
     numpy = job.uses_numpy()
     first = None
     with contextlib.ExitStack() as stack:
-        pool = stack.enter_context(backends.create(choice.name, workers,
-                                                   start_method=start_method))
+        with timing.phase("start-up"):
+            pool = stack.enter_context(backends.create(choice.name, workers,
+                                                       start_method=start_method))
         # Subinterpreter backends are probed before the first chunk (the lab's own workloads
         # are known to load there, and the probe would delay a second worker's start).
         probed = pool.runs_numpy or module_of(kernel.kernel).startswith("mpi_lab.")
         if not pool.in_process:
             _check_sendable(job, pool, kernel)
-        for indices, items in chunks:
+        for indices, items in timing.timed(chunks, "sending"):
             if first is None and len(items):
                 first = items[0]
             tasks = Numbered(indices, items)

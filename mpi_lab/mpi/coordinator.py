@@ -212,6 +212,10 @@ class RankTeam:
         """Rank 0's ``value``, on every rank."""
         return self.comm.bcast(value, root=ROOT)  # type: ignore[no-any-return]
 
+    def to_root(self, value: T) -> list[T] | None:
+        """Every rank's ``value``, in rank order, on rank 0 (None on the others)."""
+        return self.comm.gather(value, root=ROOT)  # type: ignore[no-any-return]
+
     # -- the share --------------------------------------------------------------------------
 
     def share(self, job: Job, plan: Sequence[Any], schedule: str | None, choice: Choice,

@@ -14,24 +14,25 @@ from mpi_lab.core.errors import ConfigError, LabError
 from mpi_lab.core.machine import gigabytes
 
 
-def check_output_path(path: str, nbytes: int | None = None) -> Path:
+def check_output_path(path: str, nbytes: int | None = None, what: str = "output") -> Path:
     """Fail before any computation if ``path`` cannot be written as asked: its folder must
-    take a new file (one is made there and removed), and ``nbytes`` if given must fit."""
+    take a new file (one is made there and removed), and ``nbytes`` if given must fit.
+    ``what``: the file's name in the message (the option that gave it)."""
     target = Path(path)
     folder = target.parent
     if not folder.is_dir():
-        raise ConfigError(f"output {path!r}: folder {str(folder)!r} does not exist")
+        raise ConfigError(f"{what} {path!r}: folder {str(folder)!r} does not exist")
     try:  # os.access would say yes to root on a read-only or special file system
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
     except OSError as exc:
-        raise ConfigError(f"output {path!r}: cannot write in {str(folder)!r}: {exc.strerror}") \
+        raise ConfigError(f"{what} {path!r}: cannot write in {str(folder)!r}: {exc.strerror}") \
             from None
     os.close(fd)
     os.unlink(probe)
     if nbytes is not None:
         free = shutil.disk_usage(folder).free
         if nbytes > free:
-            raise ConfigError(f"output {path!r} needs {gigabytes(nbytes)} and {str(folder)!r}"
+            raise ConfigError(f"{what} {path!r} needs {gigabytes(nbytes)} and {str(folder)!r}"
                               f" has {gigabytes(free)} free")
     return target
 

@@ -26,6 +26,12 @@ def report_lines(report: Report) -> list[str]:
     if warm_up := report.extra.get("warm_up_seconds"):
         lines.append(f"warm-up (compiling or loading kernels): {warm_up:.3}s, not counted below")
     lines.append(f"Took {report.seconds:.3}s to run")
+    if report.explain is not None:
+        from mpi_lab.present.breakdown import breakdown_text  # only for --explain
+
+        lines.append(breakdown_text(report.explain))
+    if timeline := report.extra.get("timeline"):
+        lines.append(f"timeline saved to {timeline}")
     return lines
 
 
