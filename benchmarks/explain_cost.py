@@ -5,7 +5,9 @@
     on      this tree, ``explain=True`` (goal: within 1 % of ``off``)
 
 Each run's own ``seconds`` (plan to answer) is kept; the medians of ``--repeats`` are compared
-(the order rotates each round: the machine's speed drifts). Prints one JSON object.
+(the order rotates each round: the machine's speed drifts); and, beneath them, what one call
+of the kernel's wrapper costs around a kernel that does nothing (``Guarded`` before and now,
+``Timed``). Prints one JSON object.
 
     .venv/bin/python benchmarks/explain_cost.py [--repeats 9] [--before REV]
 """
@@ -38,6 +40,23 @@ extra = {"explain": True} if explain else {}
 report = mpi_lab.run(workload, params=params, backend=backend, workers=workers, **extra)
 print(report.seconds)
 """
+
+
+PER_CALL = """
+import json, sys, timeit
+sys.path.insert(0, sys.argv[1])
+from mpi_lab.core import kernel_calls
+wrapper = getattr(kernel_calls, sys.argv[2])(abs)
+task = (0, -1)
+print(min(timeit.repeat(lambda: wrapper(task), number=200_000, repeat=7)) / 200_000)
+"""
+
+
+def per_call(tree: Path, wrapper: str) -> float:
+    """Seconds one call of the kernel wrapper costs around a kernel that does nothing."""
+    done = subprocess.run([sys.executable, "-c", PER_CALL, str(tree), wrapper],
+                          capture_output=True, text=True, timeout=300, check=True)
+    return float(done.stdout.split()[-1])
 
 
 def before_explain() -> str:
@@ -84,11 +103,16 @@ def main() -> None:
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), revision],
                        cwd=ROOT, check=True)
         try:
+            calls = {"before": per_call(tree, "Guarded"), "off": per_call(ROOT, "Guarded"),
+                     "on": per_call(ROOT, "Timed")}
+            print("per call", calls, file=sys.stderr)
             results = measure(tree, args.repeats)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT,
                            check=False)
-    print(json.dumps({"before": revision, "repeats": args.repeats, "cases": results}, indent=1))
+    print(json.dumps({"before": revision, "repeats": args.repeats,
+                      "per_item_call_us": {k: round(v * 1e6, 3) for k, v in calls.items()},
+                      "cases": results}, indent=1))
 
 
 if __name__ == "__main__":

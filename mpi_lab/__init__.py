@@ -41,6 +41,7 @@ The rooms, top to bottom; each imports only rooms below it (``tests/test_layout.
     cli, __main__        click commands: parse, call the API, print
     bench                the benchmark matrix
     (this package)       run(); frame, options, info
+    advice               advise(): calibration, time model, recommendation
     present              text, files, images
     mpi                  the MPI runtime: coordinator, schedules, comm, exits, failfast
     local                one process's part: jobs, runner, slots, report, mainguard
@@ -59,10 +60,11 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mpi_lab.advice.recommend import Advice
     from mpi_lab.local.report import RankReport, Report
 
 __version__ = "0.1.0"
-__all__ = ["RankReport", "Report", "__version__", "run"]
+__all__ = ["RankReport", "Report", "__version__", "advise", "run"]
 
 
 def __getattr__(name: str) -> Any:
@@ -78,7 +80,8 @@ def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "
         workers: int | None = None, schedule: str | None = None,
         start_method: str | None = None, mpi: bool | None = None,
         progress: bool | None = False, deadline: float | None = None,
-        output: str | os.PathLike[str] | None = None) -> Report | None:
+        output: str | os.PathLike[str] | None = None, explain: bool = False,
+        timeline: str | os.PathLike[str] | None = None) -> Report | None:
     """Run ``workload`` with ``params`` (for its ``plan``) through ``backend`` with
     ``workers`` (None: one per core, shared by the ranks of a node).
 
@@ -89,6 +92,10 @@ def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "
     stderr (rank 0's; None: when stderr is a terminal). ``deadline``: seconds after which the
     run ends (``DeadlinePassed``). ``output``: a file rank 0 saves the answer to by the
     workload's ``save`` hook (checked before anything runs; written all or nothing).
+    ``explain=True``: ``Report.explain`` says where the time went (start-up, plan, sending,
+    compute, waiting, receiving, combine, other; per rank); a run that fails or is stopped
+    carries what it measured as its exception's ``explain``. ``timeline``: a ``.png`` or
+    ``.json`` (Chrome trace) file rank 0 draws each worker's items in (``Report.timeline``).
 
     Returns the ``Report`` (``answer``, ``seconds``, ``backend``, ``per_rank``, ...), or None
     on ranks other than 0. Raises (``mpi_lab.core.errors``; each has the CLI's ``exit_code``):
@@ -106,10 +113,29 @@ def run(workload: Any, *, params: dict[str, Any] | None = None, backend: str = "
     try:
         options = RunOptions(backend=backend, workers=workers, schedule=schedule,
                              start_method=start_method, mpi=mpi, progress=progress,
-                             deadline=deadline)
+                             deadline=deadline, explain=explain, timeline=timeline)
         return frame.run(Job.of(workload, params), options,
                          output=None if output is None else os.fspath(output))
     except LabError as exc:
         # Where it went wrong is said in its message (and the worker's traceback, its cause):
         # the traceback shown ends at the caller's line, not inside the lab.
+        raise exc.with_traceback(None) from exc.__cause__
+
+
+def advise(workload: Any, params: dict[str, Any] | None = None, ranks: int | None = None,
+           verify: bool = False, *, show: Any = None) -> Advice:
+    """Measure ``workload`` briefly and advise a backend, workers, ranks and schedule.
+
+    Returns an ``Advice``: ``recommendation`` (with ``reason``), every prediction, the
+    calibration, and with ``verify=True`` the recommendation and the next two best run and
+    measured (``verified``). ``ranks``: also predict that many MPI ranks. ``show``: called
+    with a line per calibration step. Raises ``ConfigError`` for a bad workload or
+    parameter, as ``run`` does. See ``mpi_lab.advice`` and docs/advice.md.
+    """
+    from mpi_lab import advice
+    from mpi_lab.core.errors import LabError
+
+    try:
+        return advice.advise(workload, params, ranks, verify=verify, run=run, show=show)
+    except LabError as exc:
         raise exc.with_traceback(None) from exc.__cause__

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mpi_lab import backends
+from mpi_lab.advice import command_line as advice_command
 from mpi_lab.core.errors import INTERRUPTED_EXIT, ConfigError, LabError, RunEnded
 from mpi_lab.core.protocol import ROOT
 from mpi_lab.endings.interrupts import signals_end_the_run
@@ -91,6 +92,20 @@ def common_options(func: Any) -> Any:
         click.option(
             "--mpi/--no-mpi", "mpi", default=None,
             help="Run across MPI ranks [default: only when started by mpiexec/mpirun/srun].",
+        ),
+        click.option(
+            "--explain", is_flag=True,
+            help="Also say where the run's time went: start-up (workers starting), plan,"
+            " sending (items out), compute (kernels), waiting (workers and ranks idle at the"
+            " end: imbalance), receiving (results back, gathered), combine, other (not"
+            " measured); per rank under MPI. Averaged over the workers: the parts add up to"
+            " the wall time. With --json: its 'explain' object.",
+        ),
+        click.option(
+            "--timeline", type=Checked("timeline_path", "FILE.png|FILE.json"), default=None,
+            help="Draw each worker of each rank as a lane and each item as a bar from its"
+            " start to its end (PNG, needs matplotlib), or write them as a Chrome trace (JSON:"
+            " open it in https://ui.perfetto.dev or chrome://tracing).",
         ),
     ]
     for option in reversed(decorators):
@@ -317,6 +332,15 @@ def bench(quick: bool, out: str | None, workloads: Any, spec: str | None,
             click.echo(f"wrote {path}")
 
 
+def _advise(*args: Any, **kwargs: Any) -> Any:
+    from mpi_lab import advise  # the API; calibration and model load on use
+
+    return advise(*args, **kwargs)
+
+
+cli.add_command(advice_command.build(_advise))
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def info(as_json: bool) -> None:
@@ -389,10 +413,16 @@ def _failed(exc: LabError | RunEnded, run: dict[str, Any]) -> None:
     remote = getattr(exc, "remote_traceback", "")
     if run["show_traceback"] and remote:
         click.echo(f"Traceback where it failed:\n{remote.rstrip()}", err=True)
+    measured = getattr(exc, "explain", None)  # --explain: what rank 0 measured until then
     if run["as_json"]:
         message = exc.line if isinstance(exc, RunEnded) else str(exc)
         _echo_json({"error": message.removeprefix("Error: "), "exit_code": exc.exit_code,
-                    "traceback": remote or None})
+                    "traceback": remote or None,
+                    **({"explain": measured} if measured is not None else {})})
+    elif measured is not None:
+        from mpi_lab.present.breakdown import breakdown_text
+
+        click.echo(f"until it ended, {breakdown_text(measured)}", err=True)
 
 
 def _print(report: Any, as_json: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mpi_lab.bench import matrix
+from mpi_lab.local.timing import KINDS
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -29,8 +31,44 @@ def test_quick_bench_writes_every_file(quick_run):
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # not a terminal: no progress bar, no stray line
     assert sorted(p.name for p in out.iterdir()) == [
-        "results.csv", "results.json", "results.md", "speedup.png"]
+        "breakdown-fractal.png", "breakdown-pi.png", "results.csv", "results.json",
+        "results.md", "speedup.png", "timelines"]
     assert "| pi | serial | 1 | 1 |" in done.stdout
+    serial = next(line for line in done.stdout.splitlines() if "| pi | serial | 1 | 1 |" in line)
+    assert "| compute " in serial and ", wait+send+recv " in serial
+
+
+def test_quick_bench_keeps_one_timeline_per_point(quick_run):
+    """A Chrome trace per point, and its picture beside it when matplotlib is here."""
+    _, out = quick_run
+    ok = [r for r in json.loads((out / "results.json").read_text())["results"]
+          if r["status"] == "ok"]
+    traces = sorted(Path(r["timeline"]).name for r in ok)
+    pictures = [] if importlib.util.find_spec("matplotlib") is None else [
+        name.replace(".json", ".png") for name in traces]
+    assert sorted(p.name for p in (out / "timelines").iterdir()) == sorted(traces + pictures)
+    for result in ok:
+        assert result["timeline"] == matrix.timeline_name(matrix.Measurement(**result))
+        trace = json.loads((out / result["timeline"]).read_text())
+        assert any(event["ph"] == "X" for event in trace["traceEvents"])
+
+
+def test_quick_bench_explains_every_point(quick_run):
+    """Each point's last repeat says where its time went, every part there and none
+    negative; its answer, like the timed repeats', is serial's."""
+    _, out = quick_run
+    results = json.loads((out / "results.json").read_text())["results"]
+    serial = {r["workload"]: r["answer"] for r in results
+              if r["backend"] == "serial" and r["workers"] == 1 and r["ranks"] == 1}
+    for result in results:
+        if result["status"] != "ok":
+            assert result["explain"] is None and result["timeline"] is None
+            continue
+        assert result["answer"] == serial[result["workload"]]
+        explain = result["explain"]
+        assert set(explain["parts"]) == set(KINDS), result
+        assert all(seconds >= 0 for seconds in explain["parts"].values()), result
+        assert explain["seconds"] > 0
 
 
 def test_quick_bench_json_schema(quick_run):
@@ -46,7 +84,8 @@ def test_quick_bench_json_schema(quick_run):
             assert result["seconds"] > 0 and result["speedup"] > 0
             assert result["efficiency"] == pytest.approx(
                 result["speedup"] / (result["workers"] * result["ranks"]))
-            assert len(result["samples"]) == report["settings"]["repeats"]
+            # The last repeat is explained, not timed (unless it is the only one).
+            assert len(result["samples"]) == max(1, report["settings"]["repeats"] - 1)
         else:
             assert result["reason"]
     serial = [r for r in report["results"]
@@ -67,6 +106,12 @@ def test_quick_bench_csv_rows_match_json(quick_run):
         assert int(row["workers"]) == result["workers"] and int(row["ranks"]) == result["ranks"]
         if result["seconds"] is not None:
             assert float(row["seconds"]) == pytest.approx(result["seconds"])
+        if result["explain"] is not None:
+            assert row["timeline"] == result["timeline"]
+            assert {kind: float(row[f"{kind}_seconds"]) for kind in KINDS} == pytest.approx(
+                result["explain"]["parts"])
+        else:
+            assert row["compute_seconds"] == row["timeline"] == ""
 
 
 def test_speedup_png_decodes_with_its_size(quick_run):
@@ -76,6 +121,39 @@ def test_speedup_png_decodes_with_its_size(quick_run):
     _, out = quick_run
     pixels = image.imread(out / "speedup.png")
     assert pixels.shape[:2] == (420, 1100)  # 2 panels of 5.5 x 4.2 inches at 100 dpi
+    for workload in ("pi", "fractal"):
+        assert image.imread(out / f"breakdown-{workload}.png").shape[1] == 900  # 9 inches
+
+
+def test_breakdown_has_a_bar_per_backend_at_its_widest_and_per_mpi_point():
+    from mpi_lab.present import images
+
+    def result(backend: str, workers: int, ranks: int = 1, workload: str = "pi",
+               status: str = "ok") -> dict:
+        explain = {"seconds": 1.0, "parts": dict.fromkeys(KINDS, 0.125)}
+        return {"workload": workload, "backend": backend, "workers": workers, "ranks": ranks,
+                "status": status, "explain": explain if status == "ok" else None}
+
+    report = {"results": [
+        result("serial", 1), result("threads", 1), result("threads", 4), result("threads", 2),
+        result("asyncio", 2, status="failed"), result("serial", 1, ranks=2),
+        result("serial", 1, workload="fractal")]}
+    assert images.explained_workloads(report) == ["pi", "fractal"]
+    assert [label for label, _ in images.breakdown_rows(report, "pi")] == [
+        "serial", "threads \N{MULTIPLICATION SIGN}4 workers",
+        "serial \N{MULTIPLICATION SIGN}2 ranks"]
+
+
+def test_a_users_workload_names_its_timeline_with_safe_characters():
+    result = matrix.Measurement("pkg.mod:walk", "process-pool", 4, 2, "ok")
+    assert matrix.timeline_name(result) == "timelines/pkg.mod-walk-process-pool-w4-r2.json"
+
+
+def test_table_notes_compute_and_overhead_shares():
+    explain = {"seconds": 2.0, "parts": {**dict.fromkeys(KINDS, 0.0), "compute": 1.5,
+                                         "sending": 0.1, "waiting": 0.2, "receiving": 0.1}}
+    assert matrix.breakdown_note(explain) == "compute 75%, wait+send+recv 20%"
+    assert matrix.breakdown_note(None) == ""
 
 
 def test_unavailable_or_unfit_backends_are_listed_as_skipped(monkeypatch):
@@ -122,6 +200,7 @@ def test_failed_point_says_how_its_process_ended(monkeypatch, code: str, reason:
         [sys.executable, "-c", code], dict(os.environ)))
     result = matrix.measure(matrix.Settings(repeats=1), matrix.Point("pi", "serial", 1))
     assert (result.status, result.reason) == ("failed", reason)
+    assert result.explain is None and result.timeline is None
     # stderr is kept whole for the JSON; a signal or a bare exit code writes none.
     assert (reason in result.detail) == reason.startswith(("Error", "prterun"))
 
@@ -169,6 +248,11 @@ def test_kernels_are_a_dimension_of_the_matrix(tmp_path: Path):
     rows = json.loads((tmp_path / "results.json").read_text())["results"]
     assert {(row["workload"], row["status"]) for row in rows} == {
         ("pi[python]", "ok"), ("pi[numpy]", "ok")}
+    # Each kernel its own timeline (the kernel last) and its own breakdown picture.
+    assert (tmp_path / "timelines" / "pi-thread-pool-w2-r1-numpy.json").is_file()
+    assert {row["timeline"] for row in rows} >= {"timelines/pi-serial-w1-r1-python.json"}
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "breakdown-pi-numpy.png").is_file()
     refused = subprocess.run([sys.executable, "-m", "mpi_lab", "bench", "--kernels", "fortran"],
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "fortran" in refused.stderr

@@ -133,3 +133,38 @@ def test_lanes_split_a_map_into_parts_that_add_up():
     assert parts["waiting"] == pytest.approx((0.2 + 0.3) / 2)  # after each one's last item
     assert parts["sending"] == pytest.approx(0.3 / 2)  # the gap while items remained
     assert sum(parts.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("ranks", [1, 3])
+def test_under_mpiexec_every_rank_is_explained(ranks: int, tmp_path: Path):
+    _needs_mpiexec()
+    timeline = tmp_path / "t.json"
+    done = runs.lab("pi", "--trials", "900000", "--block-size", "30000", "--workers", "1",
+                    "--schedule", "dynamic", "--explain", "--timeline", str(timeline),
+                    "--json", ranks=ranks)
+    assert done.returncode == 0, done.describe()
+    fields = json.loads(done.stdout)
+    assert fields["hits"] == mpi_lab.run("pi", params={"trials": 900_000,
+                                                       "block_size": 30_000}).answer.hits
+    assert [rank["rank"] for rank in fields["explain"]["per_rank"]] == list(range(ranks))
+    trace = json.loads(timeline.read_text())
+    assert {event["pid"] for event in trace["traceEvents"] if event["ph"] == "X"} == set(
+        range(ranks))
+
+
+def test_a_run_ended_by_its_deadline_says_what_it_measured():
+    done = runs.lab("pi", "--trials", str(10**12), "--backend", "process-pool", "--workers",
+                    "2", "--explain", "--deadline", "1.5", "--json")
+    assert done.returncode == 124, done.describe()
+    fields = json.loads(done.stdout)
+    assert fields["explain"]["finished"] is False
+    assert "compute" in fields["explain"]["estimated"]  # the map it was in, counted whole
+
+
+def _needs_mpiexec() -> None:
+    from mpi_lab.cluster import launcher
+
+    try:
+        launcher.mpiexec_path()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))

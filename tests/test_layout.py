@@ -16,8 +16,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "mpi_lab"
 
 # Top to bottom, as the package docstring draws them.
-ROOMS = ["cli", "bench", "api", "present", "mpi", "local", "backends", "workloads", "endings",
-         "progress", "cluster", "core"]
+ROOMS = ["cli", "bench", "api", "advice", "present", "mpi", "local", "backends", "workloads",
+         "endings", "progress", "cluster", "core"]
 API = {"mpi_lab", "mpi_lab.frame", "mpi_lab.options", "mpi_lab.info"}
 TOP = {"mpi_lab.cli", "mpi_lab.__main__"}
 

@@ -11,7 +11,13 @@ import pytest
 from mpi_lab.core.errors import ConfigError
 from mpi_lab.present import breakdown, timeline
 from mpi_lab.present.breakdown import KINDS, breakdown_text, save_breakdown_plot
-from mpi_lab.present.timeline import check_timeline_path, save_timeline, timeline_figure
+from mpi_lab.present.timeline import (
+    check_timeline_path,
+    chrome_trace,
+    of_chrome_trace,
+    save_timeline,
+    timeline_figure,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -258,3 +264,15 @@ def test_timeline_and_breakdown_share_kinds_and_colours():
     assert set(breakdown.COLOURS) == set(KINDS)
     assert timeline.KINDS is breakdown.KINDS
     assert timeline.COLOURS is breakdown.COLOURS
+
+
+def test_a_trace_read_back_is_the_timeline_it_was_written_from():
+    drawn = {"workload": "pi", "backend": "threads", "seconds": 0.5, "dropped": 0,
+             "lanes": [{"rank": 0, "host": "a (b)", "worker": "main"},
+                       {"rank": 0, "host": "a (b)", "worker": "thread 1"},
+                       {"rank": 1, "host": "c", "worker": "main"}],
+             "spans": [{"lane": 0, "kind": "plan", "start": 0.0, "end": 0.125, "item": None},
+                       {"lane": 1, "kind": "compute", "start": 0.125, "end": 0.5, "item": 3},
+                       {"lane": 2, "kind": "waiting", "start": 0.25, "end": 0.5,
+                        "item": None}]}
+    assert of_chrome_trace(chrome_trace(drawn)) == drawn

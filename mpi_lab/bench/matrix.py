@@ -2,9 +2,11 @@
 
 Every point runs ``python -m mpi_lab WORKLOAD ... --json`` (or ``run SPEC --param ...`` for a
 user's workload; under ``mpiexec -n R`` for R > 1 ranks) ``repeats`` times and keeps the
-median of the reported ``seconds`` (compute time, from plan to answer). Speed-up and parallel
-efficiency are against the ``serial`` run of the same session, and every point's answer is
-checked against it. Backends that cannot run a workload are listed as skipped, with why.
+median of the reported ``seconds`` (compute time, from plan to answer). The last repeat runs
+with ``--explain --timeline``: the point's breakdown of its wall time and its timeline, kept out
+of the median (unless it is the only repeat). Speed-up and parallel efficiency are against the
+``serial`` run of the same session, and every point's answer is checked against it. Backends
+that cannot run a workload are listed as skipped, with why.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
+import importlib.util
 import json
 import os
 import platform
+import re
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,6 +31,7 @@ from typing import Any
 
 from mpi_lab import backends
 from mpi_lab.core import env as lab_env
+from mpi_lab.local.timing import KINDS
 from mpi_lab.workloads import BUILTIN
 from mpi_lab.workloads.contract import load
 from mpi_lab.workloads.param import defaults
@@ -118,6 +124,8 @@ class Measurement:
     answer: str | None = None  # the answer's JSON (a digest if long), compared with serial
     reason: str = ""
     detail: str = ""  # a failed run's stderr (its end), in the JSON only
+    explain: dict[str, Any] | None = None  # where the last repeat's wall time went
+    timeline: str | None = None  # its timeline: a path under the report's folder
 
 
 def why_unfit(settings: Settings, workload: str) -> Callable[[str], str]:
@@ -187,29 +195,75 @@ def command(settings: Settings, point: Point) -> tuple[list[str], dict[str, str]
 
 
 def measure(settings: Settings, point: Point) -> Measurement:
-    """Run ``point`` ``repeats`` times in fresh processes; keep the median seconds."""
+    """Run ``point`` ``repeats`` times in fresh processes; keep the median seconds of the timed
+    repeats, and the last repeat's breakdown (``--explain``)."""
+    return measure_explained(settings, point)[0]
+
+
+def measure_explained(settings: Settings, point: Point,
+                      ) -> tuple[Measurement, dict[str, Any] | None]:
+    """``measure``, with the last repeat's timeline as a Chrome trace (None if it failed):
+    its file lives in a temporary folder only while the run writes it."""
     cmd, env = command(settings, point)
     samples, answers = [], set()
-    for _ in range(settings.repeats):
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                                  timeout=settings.timeout, check=False)
-        except subprocess.TimeoutExpired:
-            return Measurement(**asdict(point), status="failed",
-                               reason=f"timed out after {settings.timeout:g} s")
-        if done.returncode != 0:
-            return Measurement(**asdict(point), status="failed",
-                               reason=_failure_reason(done.stderr, done.returncode),
-                               detail=done.stderr[-_DETAIL_CHARS:])
-        fields = json.loads(done.stdout)
-        samples.append(fields["seconds"])
-        answers.add(_answer(fields["answer"]))
-        backend = fields["backend"]
-    return Measurement(
-        point.workload, backend if point.backend == "auto" else point.backend, point.workers,
-        point.ranks, "ok", seconds=statistics.median(samples), samples=samples,
+    with tempfile.TemporaryDirectory(prefix="mpi_lab-bench-") as folder:
+        # A trace, not a picture: the run then needs no matplotlib (write draws it).
+        drawn = Path(folder) / "timeline.json"
+        for repeat in range(1, settings.repeats + 1):
+            last = repeat == settings.repeats
+            flags = ["--explain", "--timeline", str(drawn)] if last else []
+            fields = _run_once(settings, point, [*cmd, *flags], env)
+            if isinstance(fields, Measurement):
+                return fields, None
+            # The explained repeat is timed only when it is the one repeat there is.
+            if not last or settings.repeats == 1:
+                samples.append(fields["seconds"])
+            answers.add(_answer(fields["answer"]))
+        trace = json.loads(drawn.read_text()) if drawn.exists() else None
+    backend = fields["backend"] if point.backend == "auto" else point.backend
+    result = Measurement(
+        point.workload, backend, point.workers, point.ranks, "ok",
+        seconds=statistics.median(samples), samples=samples,
         answer=answers.pop() if len(answers) == 1 else "differs between repeats",
+        explain=fields.get("explain"),
     )
+    if trace is not None:
+        result.timeline = timeline_name(result)
+    return result, trace
+
+
+def _run_once(settings: Settings, point: Point, cmd: list[str], env: dict[str, str],
+              ) -> dict[str, Any] | Measurement:
+    """One run of ``point``: its JSON report, or the point's failure."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                              timeout=settings.timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return Measurement(**asdict(point), status="failed",
+                           reason=f"timed out after {settings.timeout:g} s")
+    if done.returncode != 0:
+        return Measurement(**asdict(point), status="failed",
+                           reason=_failure_reason(done.stderr, done.returncode),
+                           detail=done.stderr[-_DETAIL_CHARS:])
+    fields: dict[str, Any] = json.loads(done.stdout)
+    return fields
+
+
+TIMELINES = "timelines"  # the report's folder of timelines, one per point
+
+
+def timeline_name(result: Measurement) -> str:
+    """``timelines/pi-threads-w2-r1-numpy.json``: where a point's trace goes in the report's
+    folder (the kernel last, for ``pi[numpy]``); its picture is beside it, ``.png``."""
+    kernel = result.workload[len(spec_of(result.workload)):].strip("[]")
+    parts = [spec_of(result.workload), result.backend, f"w{result.workers}",
+             f"r{result.ranks}", *([kernel] if kernel else [])]
+    return f"{TIMELINES}/{slug('-'.join(parts))}.json"
+
+
+def slug(label: str) -> str:
+    """``label`` as a file name: a user's ``package.module:name`` keeps only safe characters."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-") or "workload"
 
 
 _DETAIL_CHARS = 4000
@@ -282,29 +336,41 @@ def run(settings: Settings, progress: Callable[[Sequence[Point]], Any] | None = 
     """Measure the whole matrix; ``progress`` wraps the points (a progress bar)."""
     points, skipped = plan(settings)
     iterator: Iterator[Point] | Any = progress(points) if progress else iter(points)
-    results = [measure(settings, point) for point in iterator]
+    measured = [measure_explained(settings, point) for point in iterator]
+    results = [result for result, _ in measured]
     compare(results)
     return {
         "context": context(),
         "settings": asdict(settings),
         "results": [asdict(r) for r in results + skipped],
+        # Each point's Chrome trace: ``write`` saves them as files, not in results.json.
+        "timelines": {r.timeline: trace for r, trace in measured if r.timeline and trace},
     }
 
 
 CSV_FIELDS = ("workload", "backend", "workers", "ranks", "status", "seconds", "speedup",
-              "efficiency", "answer", "reason")
+              "efficiency", "answer", "reason", "timeline")
+PART_FIELDS = tuple(f"{kind}_seconds" for kind in KINDS)  # the CSV's breakdown columns
+
+
+# The parts of a run that are the work's cost in moving and idling, not the work itself.
+OVERHEAD = ("sending", "waiting", "receiving")
+UNKNOWN = "\N{EN DASH}"  # a table's cell without a ratio
+TIMES = "\N{MULTIPLICATION SIGN}"
 
 
 def table(report: dict[str, Any]) -> list[str]:
-    """The results as a Markdown table (also readable as plain text)."""
+    """The results as a Markdown table (also readable as plain text); an explained point's
+    note gives its last repeat's shares of the wall time (``breakdown_note``)."""
     lines = ["| workload | backend | workers | ranks | seconds | speed-up | efficiency | note |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in report["results"]:
         if r["status"] == "ok":
             # Without a baseline (serial failed or timed out) a point has a time, no ratio.
-            speedup = "–" if r["speedup"] is None else f"{r['speedup']:.2f}×"
-            efficiency = "–" if r["efficiency"] is None else f"{r['efficiency']:.0%}"
-            note = "" if r["speedup"] is not None else "no serial baseline"
+            speedup = UNKNOWN if r["speedup"] is None else f"{r['speedup']:.2f}{TIMES}"
+            efficiency = UNKNOWN if r["efficiency"] is None else f"{r['efficiency']:.0%}"
+            baseline = "" if r["speedup"] is not None else "no serial baseline"
+            note = "; ".join(filter(None, [baseline, breakdown_note(r.get("explain"))]))
             lines.append(
                 f"| {r['workload']} | {r['backend']} | {r['workers']} | {r['ranks']} "
                 f"| {r['seconds']:.3f} | {speedup} | {efficiency} | {note} |"
@@ -315,19 +381,40 @@ def table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def breakdown_note(explain: dict[str, Any] | None) -> str:
+    """``compute 94%, wait+send+recv 3%``: shares of the wall time, the work's and what it
+    cost to move and wait ("" without a breakdown). A note, not columns: scripts read the
+    table's eight columns."""
+    if not explain or not explain.get("seconds"):
+        return ""
+    wall, parts = float(explain["seconds"]), explain["parts"]
+    overhead = sum(float(parts.get(kind, 0.0)) for kind in OVERHEAD)
+    compute = float(parts.get("compute", 0.0))
+    return f"compute {compute / wall:.0%}, wait+send+recv {overhead / wall:.0%}"
+
+
+def csv_row(result: dict[str, Any]) -> dict[str, Any]:
+    """A result as a CSV row: its fields, and one column of seconds per part of its breakdown."""
+    parts = (result.get("explain") or {}).get("parts", {})
+    return {**result, **{f"{kind}_seconds": parts.get(kind) for kind in KINDS}}
+
+
 def write(report: dict[str, Any], out: Path) -> list[Path]:
-    """results.json, results.csv, results.md and speedup.png in ``out``, each atomically."""
+    """results.json, results.csv, results.md, speedup.png, the breakdown pictures and the
+    timelines folder in ``out``, each file atomically."""
     from mpi_lab.present.files import atomic_path
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with atomic_path(out / "results.json") as temp:
-        temp.write_text(json.dumps(report, indent=2) + "\n")
+        fields = {key: value for key, value in report.items() if key != "timelines"}
+        temp.write_text(json.dumps(fields, indent=2) + "\n")
     written.append(out / "results.json")
     with atomic_path(out / "results.csv") as temp, temp.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS + PART_FIELDS,
+                                extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(report["results"])
+        writer.writerows(csv_row(result) for result in report["results"])
     written.append(out / "results.csv")
     with atomic_path(out / "results.md") as temp:
         temp.write_text("\n".join(table(report)) + "\n")
@@ -337,4 +424,36 @@ def write(report: dict[str, Any], out: Path) -> list[Path]:
     with atomic_path(out / "speedup.png") as temp:
         images.save_speedup(report, temp)
     written.append(out / "speedup.png")
+    written.extend(write_breakdowns(report, out))
+    written.extend(write_timelines(report.get("timelines", {}), out))
     return written
+
+
+def write_breakdowns(report: dict[str, Any], out: Path) -> list[Path]:
+    """``breakdown.png``, or ``breakdown-<workload>.png`` for each of several workloads: the
+    explained points' parts as stacked bars (none without explained points)."""
+    from mpi_lab.present import images
+
+    workloads = images.explained_workloads(report)
+    written = []
+    for workload in workloads:
+        name = "breakdown.png" if len(workloads) == 1 else f"breakdown-{slug(workload)}.png"
+        images.save_breakdown(report, workload, out / name)
+        written.append(out / name)
+    return written
+
+
+def write_timelines(timelines: dict[str, dict[str, Any]], out: Path) -> list[Path]:
+    """Each point's Chrome trace under ``out``, and its picture beside it when matplotlib is
+    here; the folder is what is written (one line, not one per point)."""
+    from mpi_lab.present import files, images
+
+    drawing = importlib.util.find_spec("matplotlib") is not None
+    for name, trace in timelines.items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(trace, separators=(",", ":"))  # compact: a trace runs to many MB
+        files.save(lambda temp, text=text: temp.write_text(text), path)
+        if drawing:
+            images.save_trace_picture(trace, path.with_suffix(".png"))
+    return [out / TIMELINES] if timelines else []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +114,27 @@ def _span_event(span: dict[str, Any], lanes: list[dict[str, Any]]) -> dict[str, 
 def _write_json(trace: dict[str, Any], path: Path) -> None:
     with path.open("w", encoding="utf-8") as stream:
         json.dump(trace, stream, separators=(",", ":"))  # compact: traces run to many MB
+
+
+def of_chrome_trace(trace: dict[str, Any]) -> dict[str, Any]:
+    """The timeline a Chrome trace was written from (``timeline.chrome_trace``), enough to
+    draw it: lanes from the thread names, spans from the complete (``X``) events."""
+    hosts, lanes = {}, {}
+    for event in trace["traceEvents"]:
+        if event["ph"] == "M" and event["name"] == "process_name":
+            named = re.fullmatch(r"rank \d+ \((.*)\)", event["args"]["name"])
+            hosts[event["pid"]] = named.group(1) if named else ""
+        elif event["ph"] == "M" and event["name"] == "thread_name":
+            lanes[event["tid"]] = {"rank": event["pid"], "worker": event["args"]["name"]}
+    place = {tid: index for index, tid in enumerate(sorted(lanes))}  # tid: the lane's index
+    spans = [{"lane": place[event["tid"]], "kind": event["cat"],
+              "start": event["ts"] / MICROSECONDS,
+              "end": (event["ts"] + event["dur"]) / MICROSECONDS,
+              "item": event.get("args", {}).get("item")}
+             for event in trace["traceEvents"] if event["ph"] == "X"]
+    return {**trace.get("otherData", {}), "spans": spans,
+            "lanes": [{**lanes[tid], "host": hosts.get(lanes[tid]["rank"], "")}
+                      for tid in place]}
 
 
 # -- PNG --------------------------------------------------------------------------------------
