@@ -239,7 +239,8 @@ def _name_list(choices: tuple[str, ...]) -> Any:
 @cli.command()
 @click.option("--quick", is_flag=True, help="A small matrix (under a minute on 2 cores).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Write results.json, results.csv, results.md and speedup.png here.")
+              help="Write results.json, results.csv, results.md, speedup.png, the breakdown"
+              " pictures (breakdown*.png) and each point's timeline (timelines/) here.")
 @click.option("--workloads", callback=_name_list(tuple(BUILTIN)), default=None,
               help=f"Comma-separated subset of: {', '.join(BUILTIN)}.")
 @click.option("--workload", "spec", default=None, metavar="SPEC",
@@ -422,7 +423,12 @@ def _failed(exc: LabError | RunEnded, run: dict[str, Any]) -> None:
     elif measured is not None:
         from mpi_lab.present.breakdown import breakdown_text
 
-        click.echo(f"until it ended, {breakdown_text(measured)}", err=True)
+        if run["explain"]:
+            click.echo(f"until it ended, {breakdown_text(measured)}", err=True)
+        if measured.get("timeline"):
+            click.echo(f"timeline until it ended saved to {measured['timeline']}", err=True)
+        elif measured.get("timeline_error"):
+            click.echo(f"timeline not saved: {measured['timeline_error']}", err=True)
 
 
 def _print(report: Any, as_json: bool) -> None:

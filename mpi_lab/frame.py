@@ -27,8 +27,7 @@ from mpi_lab.core.machine import local_cores
 from mpi_lab.core.protocol import ROOT
 from mpi_lab.core.results import Results
 from mpi_lab.endings import interrupts
-from mpi_lab.local import mainguard
-from mpi_lab.local import explaining, timing
+from mpi_lab.local import explaining, mainguard, timing
 from mpi_lab.local.jobs import Job
 from mpi_lab.local.report import Report
 from mpi_lab.local.runner import plan_slots, resolve, run_share
@@ -204,7 +203,23 @@ def _run(job: Job, options: RunOptions, team: Team, output: str | None) -> Repor
             # What it measured up to the end, on this process (a bad input: nothing to say).
             if recorder is not None and not isinstance(exc, ConfigError):
                 exc.explain = explaining.partial(recorder, team.rank)  # type: ignore[union-attr]
+                if options.timeline is not None and team.rank == ROOT:
+                    _save_partial_timeline(recorder, job, options.timeline, exc.explain)  # type: ignore[union-attr]
             raise
+
+
+def _save_partial_timeline(recorder: timing.Recorder, job: Job, path: str,
+                           measured: dict[str, Any]) -> None:
+    """The timeline of a run that did not finish, as far as this process saw it; whether it
+    was saved is said in ``measured`` (nothing may hide why the run ended)."""
+    from mpi_lab.present import timeline
+
+    try:
+        timeline.save_timeline(explaining.partial_timeline(recorder, job.name), path)
+    except Exception as exc:  # noqa: BLE001 - the run's own end is what the user must see
+        measured["timeline_error"] = f"{type(exc).__name__}: {exc}"
+    else:
+        measured["timeline"] = path
 
 
 def _steps(job: Job, options: RunOptions, team: Team, output: str | None, started: float,
@@ -252,8 +267,10 @@ def _steps(job: Job, options: RunOptions, team: Team, output: str | None, starte
     if warm_up:
         report.extra["warm_up_seconds"] = warm_up  # start-up, outside ``seconds``
     if measured is not None:
-        report.extra["explain"], report.timeline = explaining.merged(
+        explained, report.timeline = explaining.merged(
             measured, job.name, used.name, options.timeline is not None)
+        if options.explain:  # a timeline alone does not print the breakdown
+            report.extra["explain"] = explained
         if options.timeline is not None:
             from mpi_lab.present import timeline
 

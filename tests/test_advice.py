@@ -189,3 +189,16 @@ def test_python_dash_m_stdout_is_json_only():
                           capture_output=True, text=True, timeout=60, check=False, cwd=HERE)
     assert done.returncode == 0, done.stderr
     assert isinstance(json.loads(done.stdout), dict)
+
+
+def test_a_kernel_that_mostly_waits_may_have_more_threads_than_cores():
+    """Threads that sleep leave the cores free: the advice may take more of them than there
+    are cores, never more than there are items."""
+    from mpi_lab.core.machine import local_cores
+
+    advice = mpi_lab.advise(str(Path(__file__).with_name("wl_advice_sleep.py")),
+                            params={"items": 40})
+    if local_cores() >= 16:
+        pytest.skip("40 items: as many threads as cores already cover them")
+    most = max(p.workers for p in advice.predictions if p.backend == "threads")
+    assert local_cores() < most <= 40

@@ -150,9 +150,10 @@ def test_a_users_workload_names_its_timeline_with_safe_characters():
 
 
 def test_table_notes_compute_and_overhead_shares():
-    explain = {"seconds": 2.0, "parts": {**dict.fromkeys(KINDS, 0.0), "compute": 1.5,
-                                         "sending": 0.1, "waiting": 0.2, "receiving": 0.1}}
-    assert matrix.breakdown_note(explain) == "compute 75%, wait+send+recv 20%"
+    explain = {"seconds": 2.0, "parts": {**dict.fromkeys(KINDS, 0.0), "compute": 1.3,
+                                         "start-up": 0.2, "sending": 0.1, "waiting": 0.2,
+                                         "receiving": 0.1}}
+    assert matrix.breakdown_note(explain) == "compute 65%, start-up 10%, wait+send+recv 20%"
     assert matrix.breakdown_note(None) == ""
 
 

@@ -152,13 +152,18 @@ def test_under_mpiexec_every_rank_is_explained(ranks: int, tmp_path: Path):
         range(ranks))
 
 
-def test_a_run_ended_by_its_deadline_says_what_it_measured():
-    done = runs.lab("pi", "--trials", str(10**12), "--backend", "process-pool", "--workers",
-                    "2", "--explain", "--deadline", "1.5", "--json")
+def test_a_run_ended_by_its_deadline_says_what_it_measured(tmp_path: Path):
+    timeline = tmp_path / "ended.json"
+    done = runs.lab("pi", "--trials", str(10**12), "--block-size", "100000", "--backend",
+                    "process-pool", "--workers", "2", "--explain", "--deadline", "1.5",
+                    "--timeline", str(timeline), "--json")
     assert done.returncode == 124, done.describe()
     fields = json.loads(done.stdout)
     assert fields["explain"]["finished"] is False
     assert "compute" in fields["explain"]["estimated"]  # the map it was in, counted whole
+    assert fields["explain"]["items"] > 0  # done before the deadline
+    assert fields["explain"]["timeline"] == str(timeline)
+    assert json.loads(timeline.read_text())["traceEvents"]
 
 
 def _needs_mpiexec() -> None:

@@ -13,7 +13,8 @@
 
 Effective parallelism: processes and subinterpreters, W (at most the cores per rank); threads,
 1 + (W - 1) x the measured parallel fraction (0 under the GIL for pure Python, near 1 when the
-kernel releases it, 1 on a free-threaded build), at most the cores per rank.
+kernel releases it, 1 on a free-threaded build), at most the cores per rank divided by the
+share of an item's time on the CPU (threads that wait leave the cores to the others).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def predict_all(calibration: Calibration, ranks: int | None,
     found = []
     rank_counts = sorted({1, ranks or 1})
     for name in calibration.available:
-        counts = [1] if name == "serial" else worker_counts(calibration.cores)
+        counts = ([1] if name == "serial" else calibration.thread_counts()
+                  if kind(name) == "in_process" else worker_counts(calibration.cores))
         for workers in counts:
             for count in rank_counts:
                 names = schedules.NAMES if count > 1 else (default_schedule,)
@@ -65,8 +67,9 @@ def parallelism(calibration: Calibration, backend: str, workers: int, ranks: int
     how = kind(backend)
     if how == "serial":
         return min(1.0, per_rank)
-    if how == "in_process":
-        return min(1 + (workers - 1) * calibration.thread_parallel, max(per_rank, 1.0))
+    if how == "in_process":  # waiting threads leave the cores to others: cores / CPU share
+        most = max(per_rank, 1.0) / max(calibration.cpu_share, 1e-3)
+        return min(1 + (workers - 1) * calibration.thread_parallel, most)
     return max(min(float(workers), per_rank), min(1.0, per_rank))
 
 

@@ -138,7 +138,10 @@ def reason(best: Prediction, calibration: Calibration, predictions: list[Predict
             why += ", items are costly to send"
     else:
         place = "processes" if how == "processes" else "subinterpreters (a GIL each)"
-        why = (f"{gil_note}: {place} run it in parallel, items are cheap to send"
+        threads = 1 + calibration.thread_parallel
+        lead = (f"{gil_note}: {place} run it in parallel" if calibration.thread_parallel < 0.5
+                else f"2 threads run it only {threads:.2g}x as fast: {place} do better")
+        why = (f"{lead}, items are cheap to send"
                f" ({_duration(sending)} against {_duration(item)} of compute)")
     if best.ranks > 1:
         why += (f"; {best.schedule} schedule across ranks"

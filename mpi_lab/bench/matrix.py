@@ -382,15 +382,17 @@ def table(report: dict[str, Any]) -> list[str]:
 
 
 def breakdown_note(explain: dict[str, Any] | None) -> str:
-    """``compute 94%, wait+send+recv 3%``: shares of the wall time, the work's and what it
-    cost to move and wait ("" without a breakdown). A note, not columns: scripts read the
-    table's eight columns."""
+    """``compute 94%, start-up 2%, wait+send+recv 3%``: shares of the wall time, the work's,
+    the workers' start and what it cost to move and wait ("" without a breakdown). A note, not
+    columns: scripts read the table's eight columns."""
     if not explain or not explain.get("seconds"):
         return ""
     wall, parts = float(explain["seconds"]), explain["parts"]
     overhead = sum(float(parts.get(kind, 0.0)) for kind in OVERHEAD)
     compute = float(parts.get("compute", 0.0))
-    return f"compute {compute / wall:.0%}, wait+send+recv {overhead / wall:.0%}"
+    startup = float(parts.get("start-up", 0.0))
+    return (f"compute {compute / wall:.0%}, start-up {startup / wall:.0%},"
+            f" wait+send+recv {overhead / wall:.0%}")
 
 
 def csv_row(result: dict[str, Any]) -> dict[str, Any]:

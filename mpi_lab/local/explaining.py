@@ -27,10 +27,21 @@ def partial(recorder: Recorder, rank: int) -> dict[str, Any]:
     """What this process measured of a run that did not finish, up to now."""
     import time
 
+    from mpi_lab.progress import meter
+
     part = measured(recorder, rank, time.perf_counter() - recorder.origin)
     part.pop("timeline", None)
     part["finished"] = False
+    part["items"] = max(part["items"], meter.current().done)  # a map cut short counts too
     return part
+
+
+def partial_timeline(recorder: Recorder, workload: str) -> dict[str, Any]:
+    """The timeline of a run that did not finish, up to now, as this process saw it."""
+    import time
+
+    part = measured(recorder, 0, time.perf_counter() - recorder.origin)
+    return merged([part], workload, "a run that ended early", True)[1] or {}
 
 
 def merged(parts: list[dict[str, Any]], workload: str, backend: str,
@@ -55,7 +66,8 @@ def merged(parts: list[dict[str, Any]], workload: str, backend: str,
         lanes += [{"rank": part["rank"], "host": part["host"], "worker": name}
                   for name in own["lanes"]]
         spans += [{**span, "lane": span["lane"] + offset} for span in own["spans"]]
-    return explain, {"workload": workload, "backend": backend, "seconds": explain["seconds"],
+    shown = backend if len(parts) == 1 else f"{backend}, {len(parts)} ranks"
+    return explain, {"workload": workload, "backend": shown, "seconds": explain["seconds"],
                      "lanes": lanes, "spans": spans,
                      "dropped": sum(p["timeline"]["dropped"] for p in parts)}
 

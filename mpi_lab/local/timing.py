@@ -95,6 +95,8 @@ class Recorder:
             totals["sending"] += gaps * outward
             totals[head_kind] += head
             totals["waiting"] += tail
+            if head:
+                self.add(head_kind, start, first, lane, counted=False)
             for index, _, began, computed, ended in own:
                 self.add("compute", began, computed, lane, index, counted=False)
                 self.add("receiving", computed, ended, lane, index, counted=False)

@@ -38,6 +38,7 @@ from mpi_lab.core.protocol import GATHER_ROUND_BYTES, ROOT
 from mpi_lab.core.results import Results, in_plan_order, nbytes, pack, rounds, unpack
 from mpi_lab.core.results import results as typed_results
 from mpi_lab.endings import interrupts, lifeline
+from mpi_lab.local import timing
 from mpi_lab.local.jobs import Job
 from mpi_lab.local.runner import Share, run_share, typecode
 from mpi_lab.local.slots import PlanSlots, buffer, one_buffer
@@ -246,7 +247,8 @@ class RankTeam:
             done = run_share(job, handout, choice, workers, start_method=start_method,
                              rank=self.rank, travelling=travelling, plan_slots=slots,
                              window=watch.window, among_ranks=self.size > 1)
-            handout.stop(None)
+            with timing.phase("waiting"):  # rank 0: for the other ranks' last requests
+                handout.stop(None)
         except BaseException as caught:
             exc = ending_behind(caught) or caught  # a run's end, whatever it surfaced as
             if isinstance(exc, LabError):
