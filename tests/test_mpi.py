@@ -6,6 +6,9 @@ alike and none is left waiting in a collective.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
 from reference import fractal_job, pi_job, seed_fractal
@@ -220,13 +223,20 @@ def test_a_failed_run_with_progress_leaves_no_report_behind(comm, monkeypatch):
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
-def test_explain_and_timeline_cover_every_rank(comm, schedule: str, tmp_path_factory):
+def test_explain_and_timeline_cover_every_rank(comm, schedule: str):
     job = pi_job(trials=23_457, block_size=1_000, seed=11)
-    path = shared(comm, str(tmp_path_factory.mktemp("timeline") / "t.json"))
-    report = mpi_lab.run(job, backend="thread-pool", workers=2, schedule=schedule, mpi=True,
-                         explain=True, timeline=path)
-    seen = shared(comm, None if report is None else (
-        report.answer.hits, report.explain, report.timeline))
+    # A folder of rank 0's, not pytest's tmp_path: every rank would clean pytest's up at once.
+    folder = shared(comm, tempfile.mkdtemp(prefix="mpi_lab-test-") if comm.Get_rank() == 0
+                    else None)
+    try:
+        report = mpi_lab.run(job, backend="thread-pool", workers=2, schedule=schedule,
+                             mpi=True, explain=True, timeline=f"{folder}/t.json")
+        seen = shared(comm, None if report is None else (
+            report.answer.hits, report.explain, report.timeline))
+    finally:
+        comm.Barrier()
+        if comm.Get_rank() == 0:
+            shutil.rmtree(folder, ignore_errors=True)
     hits, explain, timeline = seen
     assert hits == mpi_lab.run(job, backend="serial", workers=1, mpi=False).answer.hits
     assert [rank["rank"] for rank in explain["per_rank"]] == list(range(comm.Get_size()))
