@@ -95,11 +95,11 @@ def common_options(func: Any) -> Any:
         ),
         click.option(
             "--explain", is_flag=True,
-            help="Also say where the run's time went: start-up (workers starting), plan,"
-            " sending (items out), compute (kernels), waiting (workers and ranks idle at the"
-            " end: imbalance), receiving (results back, gathered), combine, other (not"
-            " measured); per rank under MPI. Averaged over the workers: the parts add up to"
-            " the wall time. With --json: its 'explain' object.",
+            help="Also say where the run's time went: start-up (workers started and"
+            " stopped), plan, sending (items out), compute (kernels), waiting (workers and"
+            " ranks idle at the end: imbalance), receiving (results back, gathered), combine,"
+            " other (not measured); per rank under MPI. Averaged over the workers: the parts"
+            " add up to the wall time. With --json: its 'explain' object.",
         ),
         click.option(
             "--timeline", type=Checked("timeline_path", "FILE.png|FILE.json"), default=None,

@@ -21,7 +21,7 @@ from mpi_lab.local import timing
 pytestmark = pytest.mark.timeout(180)
 
 AVAILABLE = [name for name in backends.NAMES if backends.availability(name).available]
-PI = {"trials": 1_500_000, "block_size": 50_000, "seed": 3}
+PI = {"trials": 3_000_000, "block_size": 50_000, "seed": 3}
 UNMEASURED_AT_MOST = 0.10  # of the wall time: what no part accounts for
 
 

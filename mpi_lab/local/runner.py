@@ -383,6 +383,9 @@ def run_share(job: Job, chunks: Iterable[Chunk], choice: backends.Choice, worker
                         _check_sendable(job, pool, kernel)
                     probed = True
             ranges.append(indices)
+        closing = time.perf_counter()
+    if (recorder := timing.current()) is not None:  # the pool closed: its workers' end
+        recorder.add("start-up", closing, time.perf_counter())
     # The workers the backend really runs (serial has one, whatever was asked).
     report = RankReport.since(started, rank=rank, workers=pool.workers, items=len(values),
                               backend=pool.name)
